@@ -1,0 +1,47 @@
+# Two commands for a new user (README): `make demo` and `make test`. Both install missing
+# Debian packages first (scripts/deps.sh, a no-op when everything is present).
+.PHONY: deps build demo test test-asan bench-core bench-net bench-group runbook fuzz format clean
+
+PRESET ?= ci
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+deps:
+	@bash scripts/deps.sh
+
+build/ci/build.ninja: deps
+	@cmake --preset ci >/dev/null
+
+build: deps
+	@cmake --preset ci >/dev/null
+	@cmake --build --preset ci -j $(JOBS)
+
+demo: build
+	@./build/ci/apps/zipnet sim --servers 3 --clients 8
+
+# The whole suite through ctest (unit, property, fuzz smoke), then the unit suites again
+# under ASan + UBSan (debug preset).
+test: build
+	@ctest --preset ci -j $(JOBS) $(CTEST_ARGS)
+	@$(MAKE) --no-print-directory test-asan
+
+test-asan: deps
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug -j $(JOBS)
+	@ctest --preset debug -j $(JOBS) $(CTEST_ARGS)
+
+bench-core: deps
+	@cmake --preset bench >/dev/null
+	@cmake --build --preset bench -j $(JOBS) --target zipnet_bench_core
+	@bash bench/bench_core.sh build/bench
+
+fuzz: deps
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+	@bash fuzz/run_all.sh build/fuzz $${FUZZ_SECONDS:-30}
+
+format:
+	@find src tests bench fuzz apps -name '*.cc' -o -name '*.h' | xargs clang-format -i
+
+clean:
+	@rm -rf build
