@@ -69,7 +69,9 @@ struct SignedPeerEntry {
   void encode(Writer& w) const;
   /// Decodes and verifies the signature against entry.peer_id (substrate.md §5.1).
   static DecodeResult<SignedPeerEntry> decode(ByteSpan in);
-  static void decode_into(Reader& r, SignedPeerEntry& out);
+  /// `verify = false` decodes the structure only (committee commands: apply() checks the
+  /// signature itself so that it can reject with reason `bad_signature`).
+  static void decode_into(Reader& r, SignedPeerEntry& out, bool verify = true);
   friend bool operator==(const SignedPeerEntry&, const SignedPeerEntry&) = default;
 };
 
