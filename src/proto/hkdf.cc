@@ -33,7 +33,7 @@ inline void store_be32(std::uint8_t* p, std::uint32_t v) {
   p[3] = static_cast<std::uint8_t>(v);
 }
 
-inline void state_bytes(const std::uint32_t state[8], std::uint8_t out[32]) {
+inline void state_bytes(const unsigned int state[8], std::uint8_t out[32]) {
   for (int i = 0; i < 8; ++i) store_be32(out + 4 * i, state[i]);
 }
 
@@ -151,16 +151,21 @@ std::optional<Bytes> hkdf_sha256_evp(ByteSpan salt, ByteSpan ikm, ByteSpan info,
   EVP_KDF_CTX* ctx = EVP_KDF_CTX_new(kdf);
   if (!ctx) throw std::runtime_error("EVP_KDF_CTX_new failed");
   char digest[] = "SHA256";
+  // OpenSSL 3.0 treats an octet-string parameter with a NULL data pointer as missing (derive
+  // then fails with "missing key"), but an empty IKM is valid HKDF input (RFC 5869): pass a
+  // non-NULL pointer for empty spans.
+  static std::uint8_t empty_marker = 0;
+  auto ptr = [](ByteSpan s) {
+    return s.data() ? const_cast<std::uint8_t*>(s.data()) : &empty_marker;
+  };
   OSSL_PARAM params[5];
   int n = 0;
   params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-  params[n++] = OSSL_PARAM_construct_octet_string(
-      OSSL_KDF_PARAM_KEY, const_cast<std::uint8_t*>(ikm.data()), ikm.size());
+  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, ptr(ikm), ikm.size());
   if (!salt.empty())
     params[n++] = OSSL_PARAM_construct_octet_string(
         OSSL_KDF_PARAM_SALT, const_cast<std::uint8_t*>(salt.data()), salt.size());
-  params[n++] = OSSL_PARAM_construct_octet_string(
-      OSSL_KDF_PARAM_INFO, const_cast<std::uint8_t*>(info.data()), info.size());
+  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, ptr(info), info.size());
   params[n++] = OSSL_PARAM_construct_end();
   Bytes out(length);
   int ok = EVP_KDF_derive(ctx, out.data(), out.size(), params);
@@ -197,50 +202,58 @@ ByteArray<kPadSaltLen> PadKeySchedule::salt(const RoundParams& params, std::uint
   return s;
 }
 
-ByteArray<32> PadKeySchedule::prk(const Secret32& shared) const {
+// The per-client hot path works on SHA256_CTX midstates directly: six SHA256_Transform calls,
+// no allocation, one cleanse of the scratch area at the end.
+namespace {
+struct KdfScratch {
   std::uint8_t block[64];
-  std::uint32_t st[8];
-  // Extract inner: HMAC(salt, shared) — one block holds the 32-byte message (total 96 B).
-  std::memcpy(st, inner_, 32);
-  std::memcpy(block, shared.data(), 32);
-  finish_block(block, 32, 96);
-  compress(st, block);
-  // Extract outer.
-  state_bytes(st, block);
-  std::memcpy(st, outer_, 32);
-  finish_block(block, 32, 96);
-  compress(st, block);
+  std::uint8_t prk[32];
+};
+inline void set_state(SHA256_CTX& c, const std::uint32_t st[8]) { std::memcpy(c.h, st, 32); }
+inline void prk_into(SHA256_CTX& c, const std::uint32_t inner[8], const std::uint32_t outer[8],
+                     const Secret32& shared, KdfScratch& s) {
+  set_state(c, inner);  // Extract inner: the 32-byte message after the ipad block (total 96 B)
+  std::memcpy(s.block, shared.data(), 32);
+  finish_block(s.block, 32, 96);
+  SHA256_Transform(&c, s.block);
+  state_bytes(c.h, s.block);  // Extract outer over the inner hash
+  set_state(c, outer);
+  finish_block(s.block, 32, 96);
+  SHA256_Transform(&c, s.block);
+  state_bytes(c.h, s.prk);
+}
+}  // namespace
+
+ByteArray<32> PadKeySchedule::prk(const Secret32& shared) const {
+  SHA256_CTX c;
+  KdfScratch s;
+  prk_into(c, inner_, outer_, shared, s);
   ByteArray<32> out{};
-  state_bytes(st, out.data());
-  OPENSSL_cleanse(block, sizeof block);
+  std::memcpy(out.data(), s.prk, 32);
+  OPENSSL_cleanse(&s, sizeof s);
   return out;
 }
 
 ByteArray<16> PadKeySchedule::derive(const Secret32& shared) const {
-  ByteArray<32> prk_bytes = prk(shared);
+  SHA256_CTX ic, oc;
+  KdfScratch s;
+  prk_into(ic, inner_, outer_, shared, s);
   // Expand key setup: ipad/opad states of the 32-byte PRK (2 compressions).
-  std::uint8_t block[64];
-  std::uint32_t ist[8], ost[8];
-  std::memset(block + 32, 0x36, 32);
-  for (int i = 0; i < 32; ++i) block[i] = prk_bytes[i] ^ 0x36;
-  std::memcpy(ist, kIv, 32);
-  compress(ist, block);
-  std::memset(block + 32, 0x5c, 32);
-  for (int i = 0; i < 32; ++i) block[i] = prk_bytes[i] ^ 0x5c;
-  std::memcpy(ost, kIv, 32);
-  compress(ost, block);
-  // T(1) = HMAC(prk, info ‖ 0x01): inner block precomputed, outer over the 32-byte inner hash.
-  compress(ist, expand_block_.data());
-  state_bytes(ist, block);
-  finish_block(block, 32, 96);
-  compress(ost, block);
-  std::uint8_t t1[32];
-  state_bytes(ost, t1);
+  for (int i = 0; i < 32; ++i) s.block[i] = s.prk[i] ^ 0x36;
+  std::memset(s.block + 32, 0x36, 32);
+  set_state(ic, kIv);
+  SHA256_Transform(&ic, s.block);
+  for (int i = 0; i < 64; ++i) s.block[i] ^= 0x36 ^ 0x5c;
+  set_state(oc, kIv);
+  SHA256_Transform(&oc, s.block);
+  // T(1) = HMAC(prk, info ‖ 0x01): the inner block is precomputed; outer over the inner hash.
+  SHA256_Transform(&ic, expand_block_.data());
+  state_bytes(ic.h, s.block);
+  finish_block(s.block, 32, 96);
+  SHA256_Transform(&oc, s.block);
   ByteArray<16> key{};
-  std::memcpy(key.data(), t1, 16);
-  OPENSSL_cleanse(block, sizeof block);
-  OPENSSL_cleanse(t1, sizeof t1);
-  OPENSSL_cleanse(prk_bytes.data(), prk_bytes.size());
+  for (int i = 0; i < 4; ++i) store_be32(key.data() + 4 * i, oc.h[i]);
+  OPENSSL_cleanse(&s, sizeof s);
   return key;
 }
 
