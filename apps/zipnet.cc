@@ -5,6 +5,7 @@
 
 #include "proto/params.h"
 #include "sim.h"
+#include "tdx_cmd.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"zipnet: anonymous broadcast for bounded sets of authenticated participants"};
@@ -18,8 +19,10 @@ int main(int argc, char** argv) {
   sim_cmd->add_option("--max-rounds", sim.max_rounds, "give up after this many rounds");
 
   auto* version_cmd = app.add_subcommand("version", "version, WIRE_VERSION, build flags");
+  auto tdx_cmd = zipnet::apps::add_tdx_command(app);
 
   CLI11_PARSE(app, argc, argv);
+  if (auto rc = zipnet::apps::run_tdx_command(*tdx_cmd)) return *rc;
   if (sim_cmd->parsed()) return zipnet::apps::run_sim(sim);
   if (version_cmd->parsed()) {
 #ifdef ZIPNET_FAULT_INJECTION

@@ -1,0 +1,219 @@
+#include "tdx_cmd.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <limits>
+
+#include "mosaik/tdx/collateral.h"
+#include "mosaik/tdx/rfc3339.h"
+#include "mosaik/tdx/verify.h"
+#include "proto/hex.h"
+
+namespace zipnet::apps {
+
+namespace tdx = mosaik::tdx;
+
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitRejected = 1;
+constexpr int kExitUsage = 2;
+
+std::optional<std::string> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return std::nullopt;
+  std::string data{std::istreambuf_iterator<char>(f), {}};
+  if (f.bad()) return std::nullopt;
+  return data;
+}
+
+/// operations.md §2 durations: `<n>ms|s|m|h`, a bare number is seconds. Whole seconds result
+/// (milliseconds round down: validity instants are whole seconds).
+std::optional<std::int64_t> parse_duration_seconds(std::string_view s) {
+  std::size_t i = 0;
+  std::int64_t n = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    if (n > (std::numeric_limits<std::int64_t>::max() - 9) / 10) return std::nullopt;
+    n = n * 10 + (s[i] - '0');
+    ++i;
+  }
+  if (i == 0) return std::nullopt;
+  std::string_view unit = s.substr(i);
+  std::int64_t mul = 0;
+  if (unit.empty() || unit == "s") {
+    mul = 1;
+  } else if (unit == "ms") {
+    return n / 1000;
+  } else if (unit == "m") {
+    mul = 60;
+  } else if (unit == "h") {
+    mul = 3600;
+  } else {
+    return std::nullopt;
+  }
+  if (n > std::numeric_limits<std::int64_t>::max() / mul) return std::nullopt;
+  return n * mul;
+}
+
+struct ConfigError {
+  std::string line;
+};
+
+std::optional<ConfigError> policy_from_env(const EnvLookup& env, tdx::Policy& policy) {
+  if (auto path = env("ZIPNET_TDX_ROOT_CA")) {
+    auto pem = read_file(*path);
+    if (!pem) return ConfigError{"ZIPNET_TDX_ROOT_CA: cannot read '" + *path + "'"};
+    if (!tdx::is_certificate_pem(*pem))
+      return ConfigError{"ZIPNET_TDX_ROOT_CA: '" + *path + "' holds no valid PEM certificate"};
+    policy.root_ca_pem = std::move(*pem);
+  }
+  if (auto v = env("ZIPNET_TDX_TCB_POLICY")) {
+    auto statuses = tdx::parse_tcb_policy(*v);
+    if (!statuses) return ConfigError{"ZIPNET_TDX_TCB_POLICY: " + statuses.error()};
+    policy.accepted_tcb = std::move(*statuses);
+  }
+  if (auto v = env("ZIPNET_TDX_CLOCK_SKEW")) {
+    auto secs = parse_duration_seconds(*v);
+    if (!secs)
+      return ConfigError{"ZIPNET_TDX_CLOCK_SKEW: invalid duration '" + *v +
+                         "' (want <n>ms, <n>s, <n>m or <n>h)"};
+    policy.clock_skew_seconds = *secs;
+  }
+  return std::nullopt;
+}
+
+void print_measurements(const tdx::Verdict& v, std::ostream& out) {
+  using zipnet::proto::to_hex;
+  out << "mr_td=" << to_hex(v.body.mr_td) << '\n';
+  for (std::size_t i = 0; i < 4; ++i) out << "rtmr" << i << '=' << to_hex(v.body.rtmr[i]) << '\n';
+  out << "report_data=" << to_hex(v.body.report_data) << '\n';
+  out << "tee_tcb_svn=" << to_hex(v.body.tee_tcb_svn) << '\n';
+  out << "trailing_bytes=" << v.trailing_bytes << '\n';
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+int print_rejected(std::string_view reason, const std::string& detail, std::ostream& out) {
+  out << "verdict=rejected reason=" << reason << " detail=" << one_line(detail) << '\n';
+  return kExitRejected;
+}
+
+}  // namespace
+
+int run_tdx_verify(const TdxVerifyOptions& opts, const EnvLookup& env, std::ostream& out,
+                   std::ostream& err) {
+  tdx::Policy policy;
+  if (auto e = policy_from_env(env, policy)) {
+    err << "configuration error: " << e->line << '\n';
+    return kExitUsage;
+  }
+  if (opts.quote_file.empty()) {
+    err << "usage error: tdx verify needs a quote file (zipnet tdx verify <quote-file>)\n";
+    return kExitUsage;
+  }
+  std::int64_t now = 0;
+  if (!opts.at.empty()) {
+    auto t = tdx::parse_rfc3339(opts.at);
+    if (!t) {
+      err << "usage error: --at '" << opts.at << "' is not an RFC 3339 instant "
+          << "(e.g. 2025-07-01T00:00:00Z)\n";
+      return kExitUsage;
+    }
+    now = *t;
+  } else {
+    now = std::chrono::duration_cast<std::chrono::seconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+  }
+  auto quote = read_file(opts.quote_file);
+  if (!quote) {
+    err << "usage error: cannot read quote file '" << opts.quote_file << "'\n";
+    return kExitUsage;
+  }
+  zipnet::proto::ByteSpan bytes = zipnet::proto::as_bytes(*quote);
+
+  if (opts.parse_only) {
+    auto v = tdx::parse_only(bytes);
+    if (!v.parsed) return print_rejected(v.reason, v.detail, out);
+    print_measurements(v, out);
+    out << "tcb_status=unchecked\n";
+    out << "verdict=parsed\n";
+    return kExitOk;
+  }
+
+  std::optional<tdx::Collateral> collateral;
+  std::optional<std::string> collateral_error;
+  if (!opts.collateral.empty()) {
+    auto c = tdx::load_collateral(opts.collateral);
+    if (!c && c.error().kind == tdx::CollateralError::Kind::Io) {
+      err << "usage error: --collateral: " << c.error().detail << '\n';
+      return kExitUsage;
+    }
+    if (c)
+      collateral = std::move(*c);
+    else
+      collateral_error = c.error().detail;
+  }
+
+  if (collateral_error) {
+    // Unusable collateral: still report the quote (or why it does not parse).
+    auto v = tdx::parse_only(bytes);
+    if (!v.parsed) return print_rejected(v.reason, v.detail, out);
+    print_measurements(v, out);
+    out << "tcb_status=unchecked\n";
+    out << "collateral_signatures=unchecked\n";
+    return print_rejected(tdx::reason::kBadCollateral, *collateral_error, out);
+  }
+
+  auto v = tdx::verify(bytes, collateral ? &*collateral : nullptr, policy, now);
+  if (!v.parsed) return print_rejected(v.reason, v.detail, out);
+  print_measurements(v, out);
+  out << "tcb_status=" << v.tcb_status_name() << '\n';
+  if (v.collateral_signatures != tdx::CollateralSignatures::Absent)
+    out << "collateral_signatures=" << tdx::to_string(v.collateral_signatures) << '\n';
+  if (!v.verified) return print_rejected(v.reason, v.detail, out);
+  out << "verdict=verified\n";
+  return kExitOk;
+}
+
+std::unique_ptr<TdxCommand> add_tdx_command(CLI::App& app) {
+  auto cmd = std::make_unique<TdxCommand>();
+  cmd->tdx = app.add_subcommand("tdx", "Intel TDX attestation tools");
+  cmd->tdx->require_subcommand(1);
+  cmd->verify = cmd->tdx->add_subcommand(
+      "verify",
+      "offline TDX quote check: measurements, TCB status and verdict (substrate.md §9.1)");
+  auto& o = cmd->verify_opts;
+  cmd->verify->add_option("quote-file", o.quote_file, "the quote (binary, Quote v4)");
+  cmd->verify->add_option("--collateral", o.collateral,
+                          "Intel PCS collateral: a PCCS JSON bundle or a PCS response directory");
+  cmd->verify->add_option("--at", o.at, "verification instant, RFC 3339 (default: now)");
+  cmd->verify->add_flag("--parse-only", o.parse_only, "stop after decoding the quote");
+  cmd->verify->footer(
+      "Environment: ZIPNET_TDX_ROOT_CA (PEM root, default the built-in Intel SGX Root CA), "
+      "ZIPNET_TDX_TCB_POLICY (default UpToDate,SWHardeningNeeded), ZIPNET_TDX_CLOCK_SKEW "
+      "(default 0s).\nExit: 0 verified or parsed, 1 rejected, 2 usage error.");
+  return cmd;
+}
+
+std::optional<int> run_tdx_command(const TdxCommand& cmd) {
+  if (!cmd.tdx->parsed()) return std::nullopt;
+  if (cmd.verify->parsed()) {
+    auto env = [](const char* name) -> std::optional<std::string> {
+      const char* v = std::getenv(name);
+      if (!v) return std::nullopt;
+      return std::string(v);
+    };
+    return run_tdx_verify(cmd.verify_opts, env, std::cout, std::cerr);
+  }
+  return kExitUsage;
+}
+
+}  // namespace zipnet::apps
