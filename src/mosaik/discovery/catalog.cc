@@ -1,0 +1,73 @@
+#include "mosaik/discovery/catalog.h"
+
+#include <cstdlib>
+
+namespace mosaik::discovery {
+
+UpsertResult Catalog::upsert(const SignedPeerEntry& s, std::int64_t now, bool live) {
+  const PeerEntry& e = s.entry;
+  auto reject = [&](const char* reason) {
+    UpsertResult r;
+    r.kind = UpsertKind::Rejected;
+    r.reason = reason;
+    r.drift_s = static_cast<double>(e.update_ms - now) / 1000.0;
+    return r;
+  };
+  if (!s.verify()) return reject("bad_signature");
+  if (e.network != network_) return reject("wrong_network");
+  if (e.peer_id == local_) return {};
+  if (e.update_ms > now + limits_.max_drift_ms) return reject("clock_drift");
+  if (now - e.update_ms >= limits_.purge_after_ms) return reject("stale");
+  if (live && std::llabs(e.update_ms - now) > limits_.max_drift_ms) return reject("clock_drift");
+  auto it = entries_.find(e.peer_id);
+  if (it == entries_.end()) {
+    entries_.emplace(e.peer_id, s);
+    return {UpsertKind::Inserted, {}, 0};
+  }
+  const PeerEntry& old = it->second.entry;
+  bool old_future = old.update_ms > now + limits_.max_drift_ms;
+  bool newer = std::pair(e.start_ms, e.update_ms) > std::pair(old.start_ms, old.update_ms);
+  if (!newer && !old_future) return {};
+  it->second = s;
+  return {UpsertKind::Updated, {}, 0};
+}
+
+bool Catalog::depart(const PeerId& peer, std::int64_t start_ms, std::int64_t update_ms) {
+  if (peer == local_) return false;
+  auto it = entries_.find(peer);
+  if (it == entries_.end()) return false;
+  const PeerEntry& e = it->second.entry;
+  if (std::pair(start_ms, update_ms) < std::pair(e.start_ms, e.update_ms)) return false;
+  entries_.erase(it);
+  return true;
+}
+
+std::vector<PeerId> Catalog::purge(std::int64_t now) {
+  std::vector<PeerId> out;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->first != local_ && now - it->second.entry.update_ms >= limits_.purge_after_ms) {
+      out.push_back(it->first);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
+}
+
+std::optional<std::int64_t> Catalog::next_expiry() const {
+  std::optional<std::int64_t> best;
+  for (const auto& [id, s] : entries_) {
+    if (id == local_) continue;
+    std::int64_t t = s.entry.update_ms + limits_.purge_after_ms;
+    if (!best || t < *best) best = t;
+  }
+  return best;
+}
+
+const SignedPeerEntry* Catalog::find(const PeerId& p) const {
+  auto it = entries_.find(p);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+}  // namespace mosaik::discovery

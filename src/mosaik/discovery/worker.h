@@ -1,0 +1,66 @@
+// Internal (Asio): the discovery worker behind the Discovery handle — catalog + neighbour links,
+// Sync/Announce/Depart handling, periodic announce and anti-entropy, purge, bootstrap dialling
+// and the routing-table warning (substrate.md §5). Runs on the network thread; the catalog is
+// additionally mutex-guarded for reads from other threads.
+#pragma once
+
+#include "mosaik/network/core.h"
+
+namespace mosaik {
+
+using zipnet::proto::Bytes;
+
+struct Discovery::Impl {
+  Impl(detail::Core& core);
+  detail::Core& core;
+  const discovery::Config& cfg;
+
+  mutable std::mutex mu;  // guards catalog and local for readers on other threads
+  discovery::Catalog catalog;
+  zipnet::proto::SignedPeerEntry local;
+  Watch<std::size_t> size_w{1};
+  Watch<bool> boot_w{false};
+
+  std::vector<std::shared_ptr<detail::Link>> links;  // discovery neighbours
+  std::set<PeerId> dialing;
+  using Listener = std::function<void(const PeerId&, PeerEvent)>;
+  std::vector<Listener> listeners;  // network thread
+  std::map<PeerId, MonoTime> reject_logged;
+  std::vector<std::string> bootstrap_errors;
+  bool stopped = false;
+  std::unique_ptr<asio::steady_timer> announce_timer, purge_timer, warn_timer;
+
+  prometheus::Gauge &g_size, &g_neighbors, &g_bootstrapped;
+  prometheus::Counter &c_boot_fail, &c_discovered, &c_departed;
+
+  // network thread
+  void start();
+  void publish_local();
+  void send_all(transport::FrameType type, const Bytes& payload, const detail::Link* except = nullptr);
+  void run_link(std::shared_ptr<detail::Link> link);
+  asio::awaitable<void> link_loop(std::shared_ptr<detail::Link> link);
+  /// Returns true when the catalog changed (new or newer entry).
+  bool merge(const zipnet::proto::SignedPeerEntry& e, bool live, const detail::Link* from);
+  void count_reject(const zipnet::proto::SignedPeerEntry& e, const discovery::UpsertResult& r);
+  void notify(const PeerId& p, PeerEvent ev);
+  void refresh_gauges();
+  void maybe_connect(const PeerId& p);
+  /// Dials `peer` using its catalog addresses and runs the link (first contact sync).
+  asio::awaitable<bool> connect_peer(PeerId peer);
+  asio::awaitable<void> bootstrap_loop(discovery::BootstrapPeer b);
+  void arm_announce();
+  void arm_purge();
+  void arm_warn(std::chrono::milliseconds d);
+  bool is_neighbor(const PeerId& p) const;
+};
+
+namespace discovery {
+void create_worker(detail::Core& core);
+void start_worker(detail::Core& core);
+/// Floods Depart; returns whether anyone was told (then wait the departure window).
+bool begin_departure(detail::Core& core);
+void stop_worker(detail::Core& core);
+inline Discovery::Impl* worker_handle(detail::Core& core) { return core.discovery.get(); }
+}  // namespace discovery
+
+}  // namespace mosaik

@@ -1,0 +1,594 @@
+// Network start/shutdown, the Link and the dial/accept handshakes (substrate.md §3, §4).
+#include "mosaik/network/network.h"
+
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+
+#include "mosaik/discovery/worker.h"
+#include "mosaik/network/core.h"
+#include "mosaik/streams/impl.h"
+#include "mosaik/transport/tls.h"
+#include "proto/blake3.h"
+
+namespace mosaik {
+
+zipnet::proto::Secret32 secret_from_string(std::string_view s) {
+  auto id = UniqueId::from(s);
+  return zipnet::proto::Secret32(id.bytes());
+}
+
+namespace detail {
+
+using asio::use_awaitable;
+
+std::string to_string(const tcp::endpoint& ep) {
+  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+std::optional<tcp::endpoint> parse_endpoint(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  std::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  unsigned long port = 0;
+  std::string ps = s.substr(colon + 1);
+  if (ps.empty() || ps.size() > 5) return std::nullopt;
+  for (char c : ps) {
+    if (c < '0' || c > '9') return std::nullopt;
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (port > 65535) return std::nullopt;
+  return tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+}
+
+std::optional<tcp::endpoint> to_endpoint(const zipnet::proto::SocketAddr& a) {
+  if (a.family == 4) {
+    asio::ip::address_v4::bytes_type b{};
+    std::copy(a.ip.begin(), a.ip.begin() + 4, b.begin());
+    return tcp::endpoint(asio::ip::address_v4(b), a.port);
+  }
+  if (a.family == 6) {
+    asio::ip::address_v6::bytes_type b{};
+    std::copy(a.ip.begin(), a.ip.end(), b.begin());
+    return tcp::endpoint(asio::ip::address_v6(b), a.port);
+  }
+  return std::nullopt;
+}
+
+zipnet::proto::SocketAddr to_socket_addr(const tcp::endpoint& ep) {
+  zipnet::proto::SocketAddr a;
+  a.port = ep.port();
+  if (ep.address().is_v4()) {
+    a.family = 4;
+    auto b = ep.address().to_v4().to_bytes();
+    std::copy(b.begin(), b.end(), a.ip.begin());
+  } else {
+    a.family = 6;
+    auto b = ep.address().to_v6().to_bytes();
+    std::copy(b.begin(), b.end(), a.ip.begin());
+  }
+  return a;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Link
+
+Link::Link(Core& core, tcp::socket sock, bool out) : outbound(out), core_(core), stream_(std::move(sock), *core.ssl) {
+  core_.links.insert(this);
+  core_.link_count.set(core_.links.size());
+}
+
+Link::~Link() {
+  if (counted) core_.active(alpn).Decrement();
+  core_.links.erase(this);
+  core_.link_count.set(core_.links.size());
+}
+
+asio::awaitable<Result<std::uint32_t>> Link::read_header() {
+  std::array<std::uint8_t, 4> h{};
+  std::error_code ec;
+  co_await asio::async_read(stream_, asio::buffer(h), asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    dead_ = true;
+    co_return make_error(ErrorKind::Closed, "connection closed without Close (" + ec.message() + ")",
+                         static_cast<std::uint16_t>(CloseCode::UnexpectedClose));
+  }
+  core_.bytes_received.Increment(4);
+  std::uint32_t len = zipnet::proto::get_le32(h.data());
+  if (auto err = transport::check_frame_length(len, core_.config.max_frame)) {
+    MLOG_WARN(kNet, "closing link to {}…: {}", remote.short_hex(), *err);
+    close(CloseCode::ProtocolViolation, *err);
+    co_return make_error(ErrorKind::Protocol, *err);
+  }
+  co_return len;
+}
+
+asio::awaitable<Result<transport::Frame>> Link::read_body(std::uint32_t len) {
+  transport::Frame f;
+  std::uint8_t type = 0;
+  f.payload.resize(len - 1);
+  std::array<asio::mutable_buffer, 2> bufs{asio::buffer(&type, 1), asio::buffer(f.payload)};
+  std::error_code ec;
+  co_await asio::async_read(stream_, bufs, asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    dead_ = true;
+    co_return make_error(ErrorKind::Closed, "connection closed mid-frame (" + ec.message() + ")",
+                         static_cast<std::uint16_t>(CloseCode::UnexpectedClose));
+  }
+  core_.bytes_received.Increment(static_cast<double>(len));
+  f.type = type;
+  if (type == static_cast<std::uint8_t>(FrameType::Close)) {
+    auto c = transport::CloseMsg::decode(f.payload);
+    if (!c) co_return make_error(ErrorKind::Protocol, "malformed Close: " + c.error().message);
+    remote_close_code = c->code;
+    co_return make_error(ErrorKind::Closed, c->reason, c->code);
+  }
+  co_return f;
+}
+
+asio::awaitable<Result<transport::Frame>> Link::read_frame() {
+  auto len = co_await read_header();
+  if (!len) co_return tl::unexpected(len.error());
+  co_return co_await read_body(*len);
+}
+
+void Link::send(std::shared_ptr<const Bytes> frame) {
+  if (closing_ || dead_) return;
+  queue_.push_back(std::move(frame));
+  if (!writing_) {
+    writing_ = true;
+    asio::co_spawn(core_.io, [self = shared_from_this()] { return self->writer(); }, asio::detached);
+  }
+}
+
+asio::awaitable<void> Link::writer() {
+  while (!queue_.empty() && !dead_) {
+    std::vector<asio::const_buffer> bufs;
+    std::size_t n = std::min<std::size_t>(queue_.size(), 16);
+    for (std::size_t i = 0; i < n; ++i) bufs.push_back(asio::buffer(*queue_[i]));
+    std::error_code ec;
+    std::size_t wrote = co_await asio::async_write(stream_, bufs, asio::redirect_error(use_awaitable, ec));
+    core_.bytes_sent.Increment(static_cast<double>(wrote));
+    if (ec) {
+      dead_ = true;
+      queue_.clear();
+      break;
+    }
+    for (std::size_t i = 0; i < n && !queue_.empty(); ++i) queue_.pop_front();
+    if (on_drain_) on_drain_();
+  }
+  writing_ = false;
+  if (fin_after_drain_ && !dead_) {
+    std::error_code ec;
+    stream_.lowest_layer().shutdown(tcp::socket::shutdown_send, ec);
+    auto t = std::make_shared<asio::steady_timer>(core_.io, std::chrono::seconds(2));
+    std::weak_ptr<Link> weak = shared_from_this();
+    t->async_wait([t, weak](std::error_code) {
+      if (auto l = weak.lock()) l->abort();
+    });
+  }
+}
+
+void Link::close(CloseCode code, std::string reason) {
+  if (closing_ || dead_) return;
+  closing_ = true;
+  // Pending (not in-flight) frames are dropped: the Close must not wait behind a lagging queue.
+  if (writing_ && !queue_.empty()) {
+    auto inflight = queue_.front();
+    queue_.clear();
+    queue_.push_back(std::move(inflight));
+  } else {
+    queue_.clear();
+  }
+  transport::CloseMsg c{static_cast<std::uint16_t>(code), std::move(reason)};
+  queue_.push_back(std::make_shared<const Bytes>(transport::encode_frame(FrameType::Close, zipnet::proto::encode(c))));
+  fin_after_drain_ = true;
+  if (!writing_) {
+    writing_ = true;
+    asio::co_spawn(core_.io, [self = shared_from_this()] { return self->writer(); }, asio::detached);
+  }
+  // A peer that stops reading must not pin the link: force-close after a grace period.
+  auto t = std::make_shared<asio::steady_timer>(core_.io, std::chrono::seconds(1));
+  std::weak_ptr<Link> weak = shared_from_this();
+  t->async_wait([t, weak](std::error_code) {
+    if (auto l = weak.lock()) l->abort();
+  });
+}
+
+void Link::abort() {
+  dead_ = true;
+  std::error_code ec;
+  stream_.lowest_layer().close(ec);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Core
+
+namespace {
+SSL_CTX* make_ctx_or_throw(const zipnet::proto::Secret32& seed) {
+  std::string err;
+  SSL_CTX* ctx = transport::make_ssl_ctx(seed, &err);
+  if (!ctx) throw std::runtime_error(err);
+  return ctx;
+}
+}  // namespace
+
+Core::Core(NetworkConfig cfg, zipnet::proto::Secret32 seed)
+    : config(std::move(cfg)),
+      key(seed),
+      id(key.peer_id()),
+      network(config.network_id),
+      net_label(config.network_id.short_hex()),
+      clock(config.clock ? config.clock : std::make_shared<Clock>()),
+      metrics(config.metrics ? config.metrics : Metrics::process()),
+      bytes_sent(metrics->impl().counter("mosaik_network_bytes_sent_total", {{"network", net_label}})),
+      bytes_received(metrics->impl().counter("mosaik_network_bytes_received_total", {{"network", net_label}})) {
+  ssl = std::make_unique<asio::ssl::context>(make_ctx_or_throw(seed));
+}
+
+Core::~Core() = default;
+
+void Core::count_handshake_failure(const std::string& reason) {
+  metrics->impl()
+      .counter("mosaik_network_handshake_failures_total", {{"network", net_label}, {"reason", reason}})
+      .Increment();
+}
+
+void Core::count_opened(const std::string& a) {
+  metrics->impl().counter("mosaik_network_connections_opened_total", {{"network", net_label}, {"protocol", a}}).Increment();
+}
+
+prometheus::Gauge& Core::active(const std::string& a) {
+  return metrics->impl().gauge("mosaik_network_connections_active", {{"network", net_label}, {"protocol", a}});
+}
+
+std::chrono::milliseconds Core::jitter(std::chrono::milliseconds d, double j) {
+  std::uniform_real_distribution<double> u(1.0 - j, 1.0 + j);
+  return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(d.count()) * u(rng)));
+}
+
+namespace {
+// Aborts the link when the deadline passes; disarm() before it does.
+struct Watchdog {
+  std::shared_ptr<asio::steady_timer> timer;
+  std::shared_ptr<bool> fired = std::make_shared<bool>(false);
+  Watchdog(asio::io_context& io, std::chrono::milliseconds d, std::weak_ptr<Link> link)
+      : timer(std::make_shared<asio::steady_timer>(io, d)) {
+    timer->async_wait([t = timer, f = fired, link](std::error_code ec) {
+      if (ec) return;
+      *f = true;
+      if (auto l = link.lock()) l->abort();
+    });
+  }
+  void rearm(std::chrono::milliseconds d, std::weak_ptr<Link> link) {
+    timer->cancel();
+    timer = std::make_shared<asio::steady_timer>(timer->get_executor(), d);
+    timer->async_wait([t = timer, f = fired, link](std::error_code ec) {
+      if (ec) return;
+      *f = true;
+      if (auto l = link.lock()) l->abort();
+    });
+  }
+  void disarm() { timer->cancel(); }
+};
+
+Error wrong_universe(const NetworkId& remote, const NetworkId& local) {
+  Error e;
+  e.kind = ErrorKind::WrongUniverse;
+  e.close_code = static_cast<std::uint16_t>(CloseCode::DifferentNetwork);
+  e.expected = remote;
+  e.actual = local;
+  e.detail = "remote network " + remote.hex() + " != local " + local.hex();
+  return e;
+}
+}  // namespace
+
+asio::awaitable<Result<std::shared_ptr<Link>>> Core::dial(tcp::endpoint ep, std::optional<PeerId> expect,
+                                                          std::string alpn_name, Bytes channel) {
+  if (stopping) co_return make_error(ErrorKind::Shutdown, "network shutting down");
+  auto link = std::make_shared<Link>(*this, tcp::socket(io), true);
+  link->alpn = alpn_name;
+  link->channel = channel;
+  Watchdog wd(io, config.connect_timeout, link);
+  std::error_code ec;
+  co_await link->stream().lowest_layer().async_connect(ep, asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    if (*wd.fired) {
+      count_handshake_failure("timeout");
+      co_return make_error(ErrorKind::Timeout, "connect to " + to_string(ep) + " timed out");
+    }
+    co_return make_error(ErrorKind::Io, "connect to " + to_string(ep) + ": " + ec.message());
+  }
+  link->stream().lowest_layer().set_option(tcp::no_delay(true), ec);
+  wd.rearm(config.handshake_timeout, link);
+  SSL* s = link->stream().native_handle();
+  transport::offer_alpn(s, alpn_name);
+  co_await link->stream().async_handshake(asio::ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    bool alpn_fail = ec.message().find("application protocol") != std::string::npos;
+    std::string reason = *wd.fired ? "timeout" : alpn_fail ? "alpn" : "tls";
+    count_handshake_failure(reason);
+    co_return make_error(*wd.fired ? ErrorKind::Timeout : ErrorKind::Tls,
+                         "TLS handshake with " + to_string(ep) + ": " + ec.message());
+  }
+  if (transport::selected_alpn(s) != alpn_name) {
+    count_handshake_failure("alpn");
+    link->abort();
+    co_return make_error(ErrorKind::Tls, "ALPN " + alpn_name + " not selected by " + to_string(ep));
+  }
+  auto rid = transport::remote_peer_id(s);
+  if (!rid) {
+    count_handshake_failure("tls");
+    link->abort();
+    co_return make_error(ErrorKind::Tls, "no Ed25519 peer certificate from " + to_string(ep));
+  }
+  link->remote = *rid;
+  if (expect && *expect != *rid) {
+    count_handshake_failure("unknown_peer");
+    MLOG_WARN(kNet, "unexpected peer at {}: expected={}… got={}…", to_string(ep), expect->short_hex(), rid->short_hex());
+    link->abort();
+    co_return make_error(ErrorKind::UnknownPeer,
+                         "expected peer " + expect->short_hex() + "… at " + to_string(ep) + ", got " + rid->short_hex() + "…");
+  }
+  transport::Hello hello;
+  hello.network = network;
+  hello.channel = channel;
+  link->send(FrameType::Hello, zipnet::proto::encode(hello));
+  auto f = co_await link->read_frame();
+  wd.disarm();
+  if (!f) {
+    Error e = f.error();
+    if (e.is_close(CloseCode::DifferentNetwork)) {
+      auto remote_net = UniqueId::parse_hex(e.detail).value_or(UniqueId{});
+      MLOG_WARN(kNet, "wrong universe: peer={}… remote={} local={}", rid->short_hex(), remote_net.hex(), network.hex());
+      count_handshake_failure("wrong_network");
+      co_return tl::unexpected(wrong_universe(remote_net, network));
+    }
+    if (*wd.fired) {
+      count_handshake_failure("timeout");
+      co_return make_error(ErrorKind::Timeout, "Hello with " + to_string(ep) + " timed out");
+    }
+    co_return tl::unexpected(e);
+  }
+  if (f->type != static_cast<std::uint8_t>(FrameType::HelloAck)) {
+    link->close(CloseCode::ProtocolViolation, "expected HelloAck");
+    co_return make_error(ErrorKind::Protocol, "expected HelloAck from " + to_string(ep));
+  }
+  count_opened(alpn_name);
+  active(alpn_name).Increment();
+  link->counted = true;
+  co_return link;
+}
+
+asio::awaitable<void> Core::accept_loop(tcp::acceptor& acc) {
+  while (!stopping) {
+    std::error_code ec;
+    tcp::socket sock = co_await acc.async_accept(asio::redirect_error(use_awaitable, ec));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping) co_return;
+      continue;
+    }
+    asio::co_spawn(io, handle_inbound(std::move(sock)), asio::detached);
+  }
+}
+
+asio::awaitable<void> Core::handle_inbound(tcp::socket sock) {
+  std::error_code ec;
+  sock.set_option(tcp::no_delay(true), ec);
+  auto link = std::make_shared<Link>(*this, std::move(sock), false);
+  Watchdog wd(io, config.handshake_timeout, link);
+  co_await link->stream().async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+  if (ec) {
+    bool alpn_fail = ec.message().find("application protocol") != std::string::npos;
+    count_handshake_failure(*wd.fired ? "timeout" : alpn_fail ? "alpn" : "tls");
+    MLOG_DEBUG(kNet, "inbound TLS handshake failed: {}", ec.message());
+    co_return;
+  }
+  SSL* s = link->stream().native_handle();
+  link->alpn = transport::selected_alpn(s);
+  auto rid = transport::remote_peer_id(s);
+  if (!rid) {
+    count_handshake_failure("tls");
+    co_return;
+  }
+  link->remote = *rid;
+  auto f = co_await link->read_frame();
+  wd.disarm();
+  if (!f) {
+    if (*wd.fired) count_handshake_failure("timeout");
+    co_return;
+  }
+  if (f->type != static_cast<std::uint8_t>(FrameType::Hello)) {
+    link->close(CloseCode::ProtocolViolation, "expected Hello");
+    co_return;
+  }
+  auto hello = transport::Hello::decode(f->payload);
+  if (!hello) {
+    MLOG_WARN(kNet, "closing link to {}…: malformed Hello: {}", rid->short_hex(), hello.error().message);
+    link->close(CloseCode::ProtocolViolation, "malformed Hello");
+    co_return;
+  }
+  if (hello->network != network) {
+    MLOG_WARN(kNet, "wrong universe: peer={}… remote={} local={}", rid->short_hex(), hello->network.hex(), network.hex());
+    count_handshake_failure("wrong_network");
+    link->close(CloseCode::DifferentNetwork, network.hex());
+    co_return;
+  }
+  auto h = handlers.find(link->alpn);
+  if (h == handlers.end() || stopping) {
+    count_handshake_failure("alpn");
+    link->close(stopping ? CloseCode::GracefulShutdown : CloseCode::InvalidAlpn, "no handler for " + link->alpn);
+    co_return;
+  }
+  link->channel = hello->channel;
+  link->send(FrameType::HelloAck, {});
+  count_opened(link->alpn);
+  active(link->alpn).Increment();
+  link->counted = true;
+  h->second(link);
+}
+
+}  // namespace detail
+
+// -----------------------------------------------------------------------------------------------
+// Network
+
+namespace {
+std::vector<asio::ip::address_v4> interface_addrs(bool loopback) {
+  std::vector<asio::ip::address_v4> out;
+  ifaddrs* ifa = nullptr;
+  if (getifaddrs(&ifa) != 0) return out;
+  for (auto* p = ifa; p; p = p->ifa_next) {
+    if (!p->ifa_addr || p->ifa_addr->sa_family != AF_INET || !(p->ifa_flags & IFF_UP)) continue;
+    bool lo = (p->ifa_flags & IFF_LOOPBACK) != 0;
+    if (lo != loopback) continue;
+    auto* sin = reinterpret_cast<sockaddr_in*>(p->ifa_addr);
+    out.push_back(asio::ip::address_v4(ntohl(sin->sin_addr.s_addr)));
+  }
+  freeifaddrs(ifa);
+  return out;
+}
+}  // namespace
+
+Network::Network(std::shared_ptr<detail::Core> core)
+    : core_(std::move(core)),
+      discovery_(std::make_unique<Discovery>(discovery::worker_handle(*core_))),
+      streams_(std::make_unique<Streams>(core_->streams.get())) {}
+
+Result<std::shared_ptr<Network>> Network::start(NetworkConfig config) {
+  static bool sigpipe_ignored = [] {
+    ::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
+  using detail::tcp;
+  auto seed = config.secret_seed ? *config.secret_seed : zipnet::proto::Secret32::random();
+  std::shared_ptr<detail::Core> core;
+  try {
+    core = std::make_shared<detail::Core>(std::move(config), seed);
+  } catch (const std::exception& e) {
+    return make_error(ErrorKind::Tls, e.what());
+  }
+  auto& cfg = core->config;
+  for (const auto& l : cfg.listen) {
+    auto ep = detail::parse_endpoint(l);
+    if (!ep) return make_error(ErrorKind::Config, "bad listen address '" + l + "' (expected ip:port)");
+    auto acc = std::make_unique<tcp::acceptor>(core->io);
+    std::error_code ec;
+    acc->open(ep->protocol(), ec);
+    if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acc->bind(*ep, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return make_error(ErrorKind::Io, "cannot listen on " + l + ": " + ec.message());
+    core->bound.push_back(acc->local_endpoint());
+    core->acceptors.push_back(std::move(acc));
+  }
+  for (const auto& a : cfg.advertise) {
+    auto ep = detail::parse_endpoint(a);
+    if (!ep || ep->port() == 0 || ep->address().is_unspecified())
+      return make_error(ErrorKind::Config, "bad advertise address '" + a + "'");
+    core->advertised.push_back(*ep);
+  }
+  if (core->advertised.empty()) {
+    for (const auto& b : core->bound) {
+      if (!b.address().is_unspecified()) {
+        core->advertised.push_back(b);
+        continue;
+      }
+      auto addrs = interface_addrs(false);
+      if (addrs.empty()) addrs = interface_addrs(true);
+      if (addrs.empty()) addrs.push_back(asio::ip::address_v4::loopback());
+      for (const auto& a : addrs) core->advertised.emplace_back(a, b.port());
+    }
+  }
+  discovery::create_worker(*core);
+  streams::create_streams(*core);
+  core->work.emplace(core->io.get_executor());
+  core->thread = std::thread([c = core.get()] { c->io.run(); });
+  core->run_sync([&] {
+    for (auto& acc : core->acceptors) asio::co_spawn(core->io, core->accept_loop(*acc), asio::detached);
+    discovery::start_worker(*core);
+  });
+  std::string listen;
+  for (const auto& b : core->bound) listen += (listen.empty() ? "" : ",") + detail::to_string(b);
+  MLOG_INFO(detail::kNet, "network up: peer={} network={} listen={}", core->id.hex(), core->network.hex(), listen);
+  return std::shared_ptr<Network>(new Network(std::move(core)));
+}
+
+Network::~Network() { shutdown(); }
+
+PeerId Network::id() const { return core_->id; }
+NetworkId Network::network_id() const { return core_->network; }
+Discovery& Network::discovery() { return *discovery_; }
+Streams& Network::streams() { return *streams_; }
+Metrics& Network::metrics() { return *core_->metrics; }
+Clock& Network::clock() { return *core_->clock; }
+
+std::vector<std::string> Network::local_endpoints() const {
+  std::vector<std::string> out;
+  for (const auto& b : core_->bound) out.push_back(detail::to_string(b));
+  return out;
+}
+
+std::vector<std::string> Network::advertised() const {
+  std::vector<std::string> out;
+  for (const auto& b : core_->advertised) out.push_back(detail::to_string(b));
+  return out;
+}
+
+void Network::shutdown() {
+  if (!core_ || !core_->thread.joinable()) return;
+  auto& c = *core_;
+  auto t0 = std::chrono::steady_clock::now();
+  bool departed = c.run_sync([&] {
+    if (c.stopping) return false;
+    c.stopping = true;
+    streams::stop_streams(c);
+    return discovery::begin_departure(c);
+  });
+  if (departed) {
+    // The departure window: let the Depart frames reach the neighbours.
+    c.link_count.wait_for([](std::size_t) { return false; }, c.config.discovery.graceful_departure_window);
+  }
+  c.run_sync([&] {
+    discovery::stop_worker(c);
+    for (auto& acc : c.acceptors) {
+      std::error_code ec;
+      acc->close(ec);
+    }
+    std::vector<detail::Link*> all(c.links.begin(), c.links.end());
+    for (auto* l : all) l->close(CloseCode::GracefulShutdown, "shutdown");
+  });
+  auto left = std::chrono::milliseconds(4500) - (std::chrono::steady_clock::now() - t0);
+  c.link_count.wait_for([](std::size_t n) { return n == 0; },
+                        std::max<std::chrono::steady_clock::duration>(left, std::chrono::milliseconds(100)));
+  c.work.reset();
+  c.io.stop();
+  c.thread.join();
+  MLOG_INFO(detail::kNet, "network down: peer={}…", c.id.short_hex());
+}
+
+Result<PeerId> Network::probe(const std::string& addr, std::optional<PeerId> expect, const std::string& alpn) {
+  auto ep = detail::parse_endpoint(addr);
+  if (!ep) return make_error(ErrorKind::Config, "bad address '" + addr + "'");
+  auto c = core_;
+  auto fut = asio::co_spawn(
+      c->io,
+      [c, ep = *ep, expect, alpn]() -> asio::awaitable<Result<PeerId>> {
+        auto l = co_await c->dial(ep, expect, alpn, {});
+        if (!l) co_return tl::unexpected(l.error());
+        (*l)->close(CloseCode::Success, "probe");
+        co_return (*l)->remote;
+      },
+      asio::use_future);
+  return fut.get();
+}
+
+}  // namespace mosaik

@@ -1,0 +1,55 @@
+// mosaik::Network (substrate.md §3): one per process (tests run many). Owns the io_context and
+// the single network thread, the TLS identity, the listener, Discovery and Streams. All public
+// methods are thread-safe; they post to the network thread. Asio stays behind the pimpl.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mosaik/discovery/discovery.h"
+#include "mosaik/network/config.h"
+#include "mosaik/streams/streams.h"
+
+namespace mosaik {
+
+namespace detail {
+struct Core;
+}
+
+class Network {
+ public:
+  /// Derives the key, creates the certificate, binds, starts discovery and streams, publishes
+  /// the first signed PeerEntry and returns (bootstrap continues in the background).
+  static Result<std::shared_ptr<Network>> start(NetworkConfig config);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  PeerId id() const;
+  NetworkId network_id() const;
+  /// Bound listen addresses ("ip:port").
+  std::vector<std::string> local_endpoints() const;
+  /// Addresses put in the PeerEntry ("ip:port"); the first one goes into the bootstrap hint.
+  std::vector<std::string> advertised() const;
+  Discovery& discovery();
+  Streams& streams();
+  Metrics& metrics();
+  Clock& clock();
+  /// Graceful departure (Depart flood, GracefulShutdown closes), stops the thread; ≤ 5 s.
+  /// Idempotent; also run by the destructor.
+  void shutdown();
+
+  /// Opens one link to `addr` (pinned to `expect` when set) on `alpn`, completes TLS + Hello
+  /// and closes it. Returns the remote PeerId; WrongUniverse/UnknownPeer/... otherwise.
+  Result<PeerId> probe(const std::string& addr, std::optional<PeerId> expect,
+                       const std::string& alpn = "mosaik/discovery/1");
+
+ private:
+  explicit Network(std::shared_ptr<detail::Core> core);
+  std::shared_ptr<detail::Core> core_;
+  std::unique_ptr<Discovery> discovery_;
+  std::unique_ptr<Streams> streams_;
+};
+
+}  // namespace mosaik

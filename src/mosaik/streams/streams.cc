@@ -1,0 +1,606 @@
+// Streams workers (substrate.md §6) and the thread-safe producer/consumer handles.
+#include "mosaik/streams/impl.h"
+
+#include "mosaik/transport/tls.h"
+
+namespace mosaik {
+namespace streams {
+
+using asio::use_awaitable;
+using detail::Link;
+using transport::FrameType;
+
+namespace {
+constexpr const char* kStr = "mosaik::streams";
+constexpr const char* kTix = "mosaik::tickets";
+
+std::map<std::string, std::string> lbl(detail::Core& c, const std::string& stream) {
+  return {{"network", c.net_label}, {"stream", stream}};
+}
+
+/// Validates tickets + require for `e`; logs/counts ticket rejections.
+bool check_peer(detail::Core& c, const Validators& tickets, const Require& require, const PeerEntry& e,
+                std::string* why, std::optional<SysTime>* expiry) {
+  if (require && !require(e)) {
+    if (why) *why = "require predicate failed";
+    return false;
+  }
+  if (tickets.empty()) return true;
+  auto r = validate_tickets(e, tickets, c.clock->now());
+  if (!r) {
+    c.metrics->impl()
+        .counter("mosaik_tickets_rejected_total",
+                 {{"network", c.net_label}, {"class", r.error().cls.short_hex()}, {"reason", r.error().why.reason}})
+        .Increment();
+    MLOG_WARN(kTix, "unauthorized: peer={}… class={} reason={} {}", e.peer_id.short_hex(), r.error().cls.short_hex(),
+              r.error().why.reason, r.error().why.detail);
+    if (why) *why = "unauthorized (" + r.error().why.detail + ")";
+    return false;
+  }
+  if (expiry) *expiry = r->at;
+  return true;
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Producer
+
+ProducerImpl::ProducerImpl(detail::Core& c, StreamId i, ProducerOptions o)
+    : core(c), id(i), opt(std::move(o)), label(i.short_hex()) {}
+
+void ProducerImpl::start() {
+  kick = std::make_unique<detail::Signal>(core.io.get_executor());
+  asio::co_spawn(core.io, [self = shared_from_this()] { return self->pump(); }, asio::detached);
+}
+
+void ProducerImpl::drop_sub(Link* l) {
+  if (subs.erase(l)) {
+    std::lock_guard lk(mu);
+    consumers_w.set(subs.size());
+    cv.notify_all();
+  }
+  core.metrics->impl().gauge("mosaik_streams_producer_consumers", lbl(core, label)).Set(static_cast<double>(subs.size()));
+}
+
+void ProducerImpl::accept(std::shared_ptr<Link> link) {
+  std::optional<PeerEntry> entry;
+  {
+    std::lock_guard lk(core.discovery->mu);
+    if (auto* e = core.discovery->catalog.find(link->remote)) entry = e->entry;
+  }
+  if (!entry) {
+    link->close(CloseCode::UnknownPeer, "unknown peer");
+    return;
+  }
+  std::string why;
+  std::optional<SysTime> expiry;
+  if (!check_peer(core, opt.tickets, opt.require, *entry, &why, &expiry)) {
+    link->close(CloseCode::NotAllowed, why);
+    return;
+  }
+  if (opt.max_consumers && subs.size() >= opt.max_consumers) {
+    link->close(CloseCode::NoCapacity, "max consumers reached");
+    return;
+  }
+  link->send(FrameType::StartStream, {});
+  Sub s{link, nullptr};
+  if (expiry) {
+    s.expiry = std::make_shared<asio::steady_timer>(core.io);
+    auto d = *expiry - core.clock->now();
+    s.expiry->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
+    std::weak_ptr<Link> wl = link;
+    s.expiry->async_wait([wl](std::error_code ec) {
+      if (ec) return;
+      if (auto l = wl.lock()) l->close(CloseCode::NotAllowed, "unauthorized (ticket expired)");
+    });
+  }
+  std::weak_ptr<ProducerImpl> weak = shared_from_this();
+  link->set_on_drain([weak] {
+    if (auto p = weak.lock()) p->kick->notify();
+  });
+  subs[link.get()] = std::move(s);
+  {
+    std::lock_guard lk(mu);
+    consumers_w.set(subs.size());
+    cv.notify_all();
+  }
+  core.metrics->impl().gauge("mosaik_streams_producer_consumers", lbl(core, label)).Set(static_cast<double>(subs.size()));
+  MLOG_DEBUG(kStr, "consumer subscribed: stream={} peer={}…", label, link->remote.short_hex());
+  // Watch the link: consumers send nothing but Close; any read result ends the subscription.
+  asio::co_spawn(
+      core.io,
+      [self = shared_from_this(), link]() -> asio::awaitable<void> {
+        auto f = co_await link->read_frame();
+        (void)f;
+        if (auto it = self->subs.find(link.get()); it != self->subs.end() && it->second.expiry)
+          it->second.expiry->cancel();
+        self->drop_sub(link.get());
+        self->kick->notify();
+      },
+      asio::detached);
+}
+
+void ProducerImpl::revalidate(const PeerId& peer) {
+  std::optional<PeerEntry> entry;
+  {
+    std::lock_guard lk(core.discovery->mu);
+    if (auto* e = core.discovery->catalog.find(peer)) entry = e->entry;
+  }
+  for (auto& [l, s] : subs) {
+    if (s.link->remote != peer) continue;
+    std::string why = "peer left the catalog";
+    if (!entry || !check_peer(core, opt.tickets, opt.require, *entry, &why, nullptr))
+      s.link->close(CloseCode::NotAllowed, why);
+  }
+}
+
+asio::awaitable<void> ProducerImpl::pump() {
+  auto far = [] { return std::chrono::steady_clock::now() + std::chrono::hours(24); };
+  while (true) {
+    std::shared_ptr<const Bytes> frame;
+    {
+      std::lock_guard lk(mu);
+      if (closed) break;
+      if (!input.empty()) {
+        frame = std::move(input.front());
+        input.pop_front();
+        cv.notify_all();
+      }
+    }
+    if (!frame) {
+      co_await kick->wait(far());
+      continue;
+    }
+    std::vector<std::shared_ptr<Link>> targets;
+    for (auto& [l, s] : subs) targets.push_back(s.link);
+    for (auto& link : targets) {
+      if (link->closing()) continue;
+      if (link->queued() >= opt.buffer_size) {
+        auto deadline = std::chrono::steady_clock::now() + opt.lag_grace;
+        while (link->queued() >= opt.buffer_size && !link->closing() && std::chrono::steady_clock::now() < deadline)
+          co_await kick->wait(deadline);
+        if (link->closing()) continue;
+        if (link->queued() >= opt.buffer_size) {
+          if (opt.disconnect_lagging) {
+            ++lagging;
+            core.metrics->impl().counter("mosaik_streams_producer_lagging_disconnects_total", lbl(core, label)).Increment();
+            MLOG_WARN(kStr, "consumer too slow: stream={} peer={}… queue={}; disconnecting", label,
+                      link->remote.short_hex(), link->queued());
+            link->close(CloseCode::TooSlow, "consumer too slow");
+            drop_sub(link.get());
+          } else {
+            ++dropped;
+            core.metrics->impl().counter("mosaik_streams_producer_items_dropped_total", lbl(core, label)).Increment();
+          }
+          continue;
+        }
+      }
+      link->send(frame);
+    }
+    ++items_sent;
+    bytes_sent += frame->size() - 5;
+    core.metrics->impl().counter("mosaik_streams_producer_items_sent_total", lbl(core, label)).Increment();
+  }
+}
+
+void ProducerImpl::close_all() {
+  {
+    std::lock_guard lk(mu);
+    closed = true;
+    cv.notify_all();
+  }
+  if (kick) kick->notify();
+  for (auto& [l, s] : subs) {
+    if (s.expiry) s.expiry->cancel();
+    s.link->close(CloseCode::GracefulShutdown, "producer closed");
+  }
+  subs.clear();
+  std::lock_guard lk(mu);
+  consumers_w.set(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer
+
+ConsumerImpl::ConsumerImpl(detail::Core& c, StreamId i, ConsumerOptions o)
+    : core(c), id(i), opt(std::move(o)), label(i.short_hex()) {}
+
+bool ConsumerImpl::try_reserve() {
+  std::lock_guard lk(mu);
+  if (buf.size() + reserved >= opt.buffer_size) return false;
+  ++reserved;
+  return true;
+}
+
+bool ConsumerImpl::passes(const PeerEntry& e, std::string* why) {
+  return check_peer(core, opt.tickets, opt.require, e, why, nullptr);
+}
+
+void ConsumerImpl::reconcile() {
+  if (closed) return;
+  std::map<PeerId, PeerEntry> producers;
+  {
+    std::lock_guard lk(core.discovery->mu);
+    for (const auto& [p, e] : core.discovery->catalog.entries())
+      if (p != core.id && e.entry.streams.count(id)) producers.emplace(p, e.entry);
+  }
+  std::vector<PeerId> to_start;
+  std::unique_lock lk(mu);
+  for (auto& [p, s] : subs) {
+    auto it = producers.find(p);
+    std::string why;
+    if (s.running && (it == producers.end() || !passes(it->second, &why))) {
+      s.stop = true;
+      if (s.link) s.link->close(CloseCode::NotAllowed, it == producers.end() ? "producer gone" : why);
+    }
+  }
+  for (auto& [p, e] : producers) {
+    auto& s = subs[p];
+    if (s.running) continue;
+    auto version = std::pair(e.start_ms, e.update_ms);
+    if (s.terminal && s.terminal_version == version) continue;
+    if (!passes(e, nullptr)) continue;
+    s.running = true;
+    s.stop = false;
+    s.terminal = false;
+    s.state = ChannelState::Connecting;
+    to_start.push_back(p);
+  }
+  lk.unlock();
+  // co_spawn may start the coroutine inline: never while holding mu.
+  for (const auto& p : to_start)
+    asio::co_spawn(core.io, [self = shared_from_this(), p] { return self->run_sub(p); }, asio::detached);
+}
+
+asio::awaitable<void> ConsumerImpl::run_sub(PeerId peer) {
+  auto& cfg = core.config.streams;
+  auto backoff = cfg.reconnect_initial;
+  std::optional<MonoTime> first_fail;
+  asio::steady_timer t(core.io);
+  bool terminal = false;
+  std::pair<std::int64_t, std::int64_t> version{};
+  auto sub_stop = [&] {
+    std::lock_guard lk(mu);
+    return closed || subs[peer].stop;
+  };
+  Bytes channel(id.span().begin(), id.span().end());
+  while (!sub_stop() && !core.stopping) {
+    std::optional<PeerEntry> entry;
+    {
+      std::lock_guard lk(core.discovery->mu);
+      if (auto* e = core.discovery->catalog.find(peer)) entry = e->entry;
+    }
+    if (!entry || !entry->streams.count(id)) break;
+    version = {entry->start_ms, entry->update_ms};
+    std::shared_ptr<Link> link;
+    std::optional<Error> err;
+    for (const auto& a : entry->addrs) {
+      auto ep = detail::to_endpoint(a);
+      if (!ep) continue;
+      auto l = co_await core.dial(*ep, peer, transport::kAlpnStreams, channel);
+      if (l) {
+        link = *l;
+        break;
+      }
+      err = l.error();
+      if (err->kind == ErrorKind::WrongUniverse) break;
+    }
+    bool was_connected = false;
+    if (link) {
+      {
+        std::lock_guard lk(mu);
+        subs[peer].link = link;
+      }
+      auto f = co_await link->read_frame();
+      if (!f) {
+        err = f.error();
+      } else if (f->type != static_cast<std::uint8_t>(FrameType::StartStream)) {
+        link->close(CloseCode::ProtocolViolation, "expected StartStream");
+        err = Error{ErrorKind::Protocol, "expected StartStream", 0, {}, {}};
+      } else {
+        was_connected = true;
+        {
+          std::lock_guard lk(mu);
+          subs[peer].state = ChannelState::Connected;
+        }
+        producers_w.modify([](std::size_t& n) { ++n; });
+        core.metrics->impl().gauge("mosaik_streams_consumer_subscriptions", lbl(core, label)).Increment();
+        MLOG_DEBUG(kStr, "subscribed: stream={} producer={}…", label, peer.short_hex());
+        // Ticket expiry of the producer's entry.
+        std::shared_ptr<asio::steady_timer> expiry;
+        if (!opt.tickets.empty()) {
+          auto r = validate_tickets(*entry, opt.tickets, core.clock->now());
+          if (r && r->at) {
+            expiry = std::make_shared<asio::steady_timer>(core.io);
+            expiry->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(*r->at - core.clock->now()));
+            std::weak_ptr<Link> wl = link;
+            expiry->async_wait([wl](std::error_code ec) {
+              if (ec) return;
+              if (auto l = wl.lock()) l->close(CloseCode::NotAllowed, "unauthorized (ticket expired)");
+            });
+          }
+        }
+        while (true) {
+          auto len = co_await link->read_header();
+          if (!len) {
+            err = len.error();
+            break;
+          }
+          if (!try_reserve()) {
+            auto t0 = std::chrono::steady_clock::now();
+            while (!try_reserve() && !closed && !link->closing())
+              co_await credit->wait(std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
+            double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            backpressure_s = backpressure_s + waited;
+            core.metrics->impl().counter("mosaik_streams_consumer_backpressure_seconds_total", lbl(core, label)).Increment(waited);
+            if (closed || link->closing()) {
+              // Reservation may have succeeded in the last check: return it.
+              break;
+            }
+          }
+          auto body = co_await link->read_body(*len);
+          if (!body) {
+            std::lock_guard lk(mu);
+            --reserved;
+            err = body.error();
+            break;
+          }
+          if (body->type != static_cast<std::uint8_t>(FrameType::Datum)) {
+            {
+              std::lock_guard lk(mu);
+              --reserved;
+            }
+            link->close(CloseCode::ProtocolViolation, "unexpected frame type");
+            err = Error{ErrorKind::Protocol, "unexpected frame type", 0, {}, {}};
+            break;
+          }
+          std::size_t n = body->payload.size();
+          {
+            std::lock_guard lk(mu);
+            --reserved;
+            buf.emplace_back(peer, std::move(body->payload));
+            cv.notify_one();
+          }
+          ++items;
+          bytes += n;
+          core.metrics->impl().counter("mosaik_streams_consumer_items_received_total", lbl(core, label)).Increment();
+          core.metrics->impl().counter("mosaik_streams_consumer_bytes_received_total", lbl(core, label)).Increment(static_cast<double>(n));
+        }
+        if (expiry) expiry->cancel();
+        producers_w.modify([](std::size_t& n) { --n; });
+        core.metrics->impl().gauge("mosaik_streams_consumer_subscriptions", lbl(core, label)).Decrement();
+        std::lock_guard lk(mu);
+        subs[peer].state = ChannelState::Connecting;
+        subs[peer].link.reset();
+      }
+    }
+    if (sub_stop() || core.stopping) break;
+    if (err) {
+      MLOG_DEBUG(kStr, "stream {} from {}…: {}", label, peer.short_hex(), err->to_string());
+      if (err->is_close(CloseCode::TooSlow)) ++too_slow;
+      if (err->kind == ErrorKind::WrongUniverse || err->is_close(CloseCode::NotAllowed) ||
+          err->is_close(CloseCode::StreamNotFound) || err->is_close(CloseCode::DifferentNetwork) ||
+          err->is_close(CloseCode::GracefulShutdown)) {
+        terminal = true;
+        break;
+      }
+      if (err->is_close(CloseCode::UnknownPeer)) {
+        // The producer does not know us yet: sync catalogs with it, then retry.
+        co_await core.discovery->connect_peer(peer);
+      }
+    }
+    if (was_connected) {
+      backoff = cfg.reconnect_initial;
+      first_fail.reset();
+    }
+    if (!first_fail) first_fail = core.clock->mono();
+    if (core.clock->mono() - *first_fail > cfg.reconnect_give_up) {
+      terminal = true;
+      break;
+    }
+    ++reconnects;
+    t.expires_after(core.jitter(backoff, 0.5));
+    std::error_code ec;
+    co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+    backoff = std::min(std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(backoff.count()) * 1.5)),
+                       cfg.reconnect_max);
+  }
+  std::lock_guard lk(mu);
+  auto& s = subs[peer];
+  s.running = false;
+  s.state = ChannelState::Terminated;
+  s.terminal = true;  // re-armed by the next catalog change of that peer
+  s.terminal_version = version;
+  (void)terminal;
+}
+
+void ConsumerImpl::close_all() {
+  {
+    std::lock_guard lk(mu);
+    closed = true;
+    cv.notify_all();
+    for (auto& [p, s] : subs) {
+      s.stop = true;
+      if (s.link) s.link->close(CloseCode::GracefulShutdown, "consumer closed");
+    }
+  }
+  if (credit) credit->notify();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void create_streams(detail::Core& core) {
+  core.streams = std::make_unique<StreamsImpl>(core);
+  auto* s = core.streams.get();
+  core.handlers[transport::kAlpnStreams] = [s](std::shared_ptr<Link> link) {
+    auto id = UniqueId::from_bytes(link->channel);
+    if (!id) {
+      link->close(CloseCode::ProtocolViolation, "bad stream channel");
+      return;
+    }
+    auto it = s->producers.find(*id);
+    auto p = it == s->producers.end() ? nullptr : it->second.lock();
+    if (!p || s->stopped) {
+      link->close(CloseCode::StreamNotFound, "no producer for stream " + id->short_hex());
+      return;
+    }
+    p->accept(std::move(link));
+  };
+  core.discovery->listeners.push_back([s](const PeerId& peer, PeerEvent) {
+    for (auto& [id, wp] : s->producers)
+      if (auto p = wp.lock()) p->revalidate(peer);
+    for (auto& wc : s->consumers)
+      if (auto c = wc.lock()) c->reconcile();
+  });
+}
+
+void stop_streams(detail::Core& core) {
+  auto* s = core.streams.get();
+  s->stopped = true;
+  for (auto& [id, wp] : s->producers)
+    if (auto p = wp.lock()) p->close_all();
+  for (auto& wc : s->consumers)
+    if (auto c = wc.lock()) c->close_all();
+}
+
+}  // namespace streams
+
+// -----------------------------------------------------------------------------------------------
+// Handles
+
+RawProducer::RawProducer(std::shared_ptr<streams::ProducerImpl> impl) : impl_(std::move(impl)) {}
+RawProducer::RawProducer(RawProducer&&) noexcept = default;
+RawProducer& RawProducer::operator=(RawProducer&&) noexcept = default;
+RawProducer::~RawProducer() {
+  if (!impl_) return;
+  auto p = impl_;
+  auto& core = p->core;
+  if (core.stopping || !core.thread.joinable()) return;
+  StreamId id = p->id;
+  core.run_sync([p, &core, id] {
+    p->close_all();
+    core.streams->producers.erase(id);
+  });
+  Discovery(core.discovery.get()).update_local([id](PeerEntry& e) { e.streams.erase(id); });
+}
+
+tl::expected<void, SendError> RawProducer::send(Bytes datum, std::chrono::milliseconds timeout) {
+  auto& p = *impl_;
+  auto frame = std::make_shared<const Bytes>(transport::encode_frame(transport::FrameType::Datum, datum));
+  {
+    std::unique_lock lk(p.mu);
+    bool ok = p.cv.wait_for(lk, timeout, [&] {
+      return p.closed || (p.online_locked() && p.input.size() < p.opt.buffer_size);
+    });
+    if (p.closed) return tl::unexpected(SendError::Closed);
+    if (!ok) return tl::unexpected(p.online_locked() ? SendError::Full : SendError::Offline);
+    p.input.push_back(std::move(frame));
+  }
+  asio::post(p.core.io, [w = std::weak_ptr<streams::ProducerImpl>(impl_)] {
+    if (auto s = w.lock()) s->kick->notify();
+  });
+  return {};
+}
+
+tl::expected<void, SendError> RawProducer::try_send(Bytes datum) { return send(std::move(datum), std::chrono::milliseconds(0)); }
+const Watch<std::size_t>& RawProducer::consumers() const { return impl_->consumers_w; }
+bool RawProducer::online() const { return impl_->online_locked(); }
+StreamId RawProducer::id() const { return impl_->id; }
+ProducerStats RawProducer::stats() const {
+  ProducerStats s;
+  s.items_sent = impl_->items_sent;
+  s.bytes_sent = impl_->bytes_sent;
+  s.items_dropped = impl_->dropped;
+  s.lagging_disconnects = impl_->lagging;
+  s.consumers = impl_->consumers_w.get();
+  return s;
+}
+
+RawConsumer::RawConsumer(std::shared_ptr<streams::ConsumerImpl> impl) : impl_(std::move(impl)) {}
+RawConsumer::RawConsumer(RawConsumer&&) noexcept = default;
+RawConsumer& RawConsumer::operator=(RawConsumer&&) noexcept = default;
+RawConsumer::~RawConsumer() {
+  if (!impl_) return;
+  auto c = impl_;
+  auto& core = c->core;
+  if (core.stopping || !core.thread.joinable()) {
+    std::lock_guard lk(c->mu);
+    c->closed = true;
+    return;
+  }
+  core.run_sync([c] { c->close_all(); });
+}
+
+std::optional<std::pair<PeerId, Bytes>> RawConsumer::recv(std::chrono::milliseconds timeout) {
+  auto& c = *impl_;
+  std::optional<std::pair<PeerId, Bytes>> out;
+  bool was_full;
+  {
+    std::unique_lock lk(c.mu);
+    if (!c.cv.wait_for(lk, timeout, [&] { return c.closed || !c.buf.empty(); })) return std::nullopt;
+    if (c.buf.empty()) return std::nullopt;
+    was_full = c.buf.size() + c.reserved >= c.opt.buffer_size;
+    out = std::move(c.buf.front());
+    c.buf.pop_front();
+  }
+  if (was_full)
+    asio::post(c.core.io, [w = std::weak_ptr<streams::ConsumerImpl>(impl_)] {
+      if (auto s = w.lock()) s->credit->notify();
+    });
+  return out;
+}
+
+std::optional<std::pair<PeerId, Bytes>> RawConsumer::try_recv() { return recv(std::chrono::milliseconds(0)); }
+const Watch<std::size_t>& RawConsumer::producers() const { return impl_->producers_w; }
+bool RawConsumer::online() const { return impl_->producers_w.get() >= impl_->opt.min_producers; }
+StreamId RawConsumer::id() const { return impl_->id; }
+ConsumerStats RawConsumer::stats() const {
+  ConsumerStats s;
+  s.items_received = impl_->items;
+  s.bytes_received = impl_->bytes;
+  s.too_slow = impl_->too_slow;
+  s.reconnects = impl_->reconnects;
+  s.producers = impl_->producers_w.get();
+  s.backpressure_seconds = impl_->backpressure_s;
+  std::lock_guard lk(impl_->mu);
+  s.buffered = impl_->buf.size();
+  s.capacity = impl_->opt.buffer_size;
+  return s;
+}
+ChannelState RawConsumer::state_of(const PeerId& producer) const {
+  std::lock_guard lk(impl_->mu);
+  auto it = impl_->subs.find(producer);
+  return it == impl_->subs.end() ? ChannelState::Terminated : it->second.state;
+}
+
+Result<RawProducer> Streams::raw_producer(StreamId id, streams::ProducerOptions options) {
+  auto* s = impl_;
+  auto& core = s->core;
+  auto p = std::make_shared<streams::ProducerImpl>(core, id, std::move(options));
+  bool ok = core.run_sync([&] {
+    auto it = s->producers.find(id);
+    if (it != s->producers.end() && it->second.lock()) return false;
+    s->producers[id] = p;
+    p->start();
+    return true;
+  });
+  if (!ok) return make_error(ErrorKind::Config, "a producer for stream " + id.short_hex() + " already exists");
+  Discovery(core.discovery.get()).update_local([id](PeerEntry& e) { e.streams.insert(id); });
+  return RawProducer(std::move(p));
+}
+
+RawConsumer Streams::raw_consumer(StreamId id, streams::ConsumerOptions options) {
+  auto* s = impl_;
+  auto& core = s->core;
+  auto c = std::make_shared<streams::ConsumerImpl>(core, id, std::move(options));
+  core.metrics->impl().gauge("mosaik_streams_consumer_buffer_capacity", {{"network", core.net_label}, {"stream", c->label}})
+      .Set(static_cast<double>(c->opt.buffer_size));
+  core.run_sync([&] {
+    c->credit = std::make_unique<detail::Signal>(core.io.get_executor());
+    s->consumers.push_back(c);
+    c->reconcile();
+  });
+  return RawConsumer(std::move(c));
+}
+
+}  // namespace mosaik

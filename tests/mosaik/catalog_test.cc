@@ -1,0 +1,84 @@
+#include <gtest/gtest.h>
+
+#include "mosaik/discovery/catalog.h"
+#include "mosaik/discovery/messages.h"
+
+using namespace mosaik::discovery;
+using zipnet::proto::Secret32;
+using zipnet::proto::SigningKey;
+using zipnet::proto::UniqueId;
+
+namespace {
+const auto kNet = UniqueId::from("net");
+SignedPeerEntry entry(const SigningKey& k, std::int64_t start, std::int64_t update, UniqueId net = kNet) {
+  PeerEntry e;
+  e.protocol = "zipnet-cpp/0.1.0";
+  e.network = net;
+  e.peer_id = k.peer_id();
+  e.start_ms = start;
+  e.update_ms = update;
+  return SignedPeerEntry::sign(e, k);
+}
+}  // namespace
+
+TEST(MosaikCatalog, AcceptsNewerRejectsForgedOtherNetworkStaleFuture) {
+  SigningKey me(Secret32::random()), a(Secret32::random()), b(Secret32::random());
+  Catalog c(kNet, me.peer_id(), {300000, 10000});
+  const std::int64_t now = 1'000'000'000;
+  EXPECT_EQ(c.upsert(entry(a, now, now), now, true).kind, UpsertKind::Inserted);
+  EXPECT_EQ(c.upsert(entry(a, now, now - 5), now, false).kind, UpsertKind::Unchanged);
+  EXPECT_EQ(c.upsert(entry(a, now, now + 1), now, true).kind, UpsertKind::Updated);
+  // forged: signed by b but claims a's id
+  auto forged = entry(b, now, now + 2);
+  forged.entry.peer_id = a.peer_id();
+  EXPECT_EQ(c.upsert(forged, now, true).reason, "bad_signature");
+  // unsigned
+  auto unsigned_e = entry(b, now, now);
+  unsigned_e.signature = {};
+  EXPECT_EQ(c.upsert(unsigned_e, now, true).reason, "bad_signature");
+  EXPECT_EQ(c.upsert(entry(b, now, now, UniqueId::from("other")), now, true).reason, "wrong_network");
+  EXPECT_EQ(c.upsert(entry(b, now - 400000, now - 300000), now, false).reason, "stale");
+  EXPECT_EQ(c.upsert(entry(b, now, now + 20000), now, false).reason, "clock_drift");
+  // live announce drift: 20 s old but not stale
+  EXPECT_EQ(c.upsert(entry(b, now - 20000, now - 20000), now, true).reason, "clock_drift");
+  EXPECT_EQ(c.upsert(entry(b, now - 20000, now - 20000), now, false).kind, UpsertKind::Inserted);
+  // local never overwritten from outside
+  EXPECT_EQ(c.upsert(entry(me, now, now), now, true).kind, UpsertKind::Unchanged);
+  EXPECT_EQ(c.size(), 2u);
+  // an old Depart never evicts a newer entry
+  EXPECT_FALSE(c.depart(a.peer_id(), now, now));
+  EXPECT_TRUE(c.depart(a.peer_id(), now, now + 1));
+  // purge
+  auto gone = c.purge(now + 300000);
+  EXPECT_EQ(gone.size(), 1u);
+}
+
+TEST(MosaikCatalog, SyncKeepsGoodEntriesDropsForged) {
+  SigningKey a(Secret32::random()), b(Secret32::random());
+  SyncMsg m;
+  m.want_reply = true;
+  m.entries.push_back(entry(a, 1, 2));
+  auto bad = entry(b, 1, 2);
+  bad.signature[0] ^= 1;
+  m.entries.push_back(bad);
+  auto d = SyncMsg::decode(m.encode());
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(d->first);
+  EXPECT_EQ(d->second.ok.size(), 1u);
+  EXPECT_EQ(d->second.bad_signature, 1u);
+}
+
+TEST(MosaikCatalog, DepartSignature) {
+  SigningKey a(Secret32::random());
+  DepartMsg d;
+  d.peer_id = a.peer_id();
+  d.start_ms = 1;
+  d.update_ms = 2;
+  d.ts_ms = 3;
+  d.sign(a);
+  auto back = DepartMsg::decode(d.encode());
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->verify());
+  back->update_ms = 5;
+  EXPECT_FALSE(back->verify());
+}

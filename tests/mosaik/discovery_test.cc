@@ -1,0 +1,75 @@
+#include "helpers.h"
+
+#include "mosaik/base/log.h"
+
+using namespace mosaik;
+using namespace mosaik::test;
+
+TEST(MosaikDiscovery, TenNodesFromOneBootstrap) {
+  auto boot = start(loopback_config());
+  ASSERT_TRUE(boot);
+  std::vector<std::shared_ptr<Network>> nodes;
+  for (int i = 0; i < 10; ++i) {
+    auto c = loopback_config();
+    c.discovery.bootstrap = {boot_of(*boot)};
+    nodes.push_back(start(c));
+    ASSERT_TRUE(nodes.back());
+  }
+  for (auto& n : nodes) {
+    EXPECT_TRUE(n->discovery().catalog_size_watch().wait_for([](std::size_t s) { return s == 11; }, 10s))
+        << n->discovery().catalog_size();
+    EXPECT_TRUE(n->discovery().bootstrapped().get());
+    EXPECT_EQ(n->metrics().value("mosaik_discovery_bootstrapped").value_or(0), 1);
+  }
+  // Graceful departure: the others drop the node.
+  auto gone = nodes.back()->id();
+  nodes.back()->shutdown();
+  EXPECT_TRUE(boot->discovery().catalog_size_watch().wait_for([](std::size_t s) { return s == 10; }, 5s));
+  EXPECT_FALSE(boot->discovery().get(gone));
+}
+
+TEST(MosaikDiscovery, RoutingTableWarning) {
+  std::mutex mu;
+  std::vector<std::string> lines;
+  Watch<int> warned(0);
+  auto cap = log::add_capture([&](std::string_view l) {
+    if (l.find("Could not bootstrap the routing table: ") != std::string_view::npos) {
+      std::lock_guard lk(mu);
+      lines.emplace_back(l);
+      warned.modify([](int& n) { ++n; });
+    }
+  });
+  auto c = loopback_config();
+  c.discovery.bootstrap_timeout = 200ms;
+  c.discovery.bootstrap_warn_repeat = 200ms;
+  auto n = start(c);
+  ASSERT_TRUE(n);
+  EXPECT_TRUE(warned.wait_for([](int v) { return v >= 2; }, 5s));
+  log::remove_capture(cap);
+  EXPECT_GE(n->metrics().value("mosaik_discovery_bootstrap_failures_total").value_or(0), 2);
+  EXPECT_EQ(n->metrics().value("mosaik_discovery_bootstrapped").value_or(-1), 0);
+  std::lock_guard lk(mu);
+  EXPECT_NE(lines.front().find(" WARN mosaik::discovery: Could not bootstrap the routing table: no bootstrap peers"),
+            std::string::npos)
+      << lines.front();
+}
+
+TEST(MosaikDiscovery, ForgedAndForeignEntriesRejectedAndCounted) {
+  auto n = start(loopback_config());
+  ASSERT_TRUE(n);
+  zipnet::proto::SigningKey k(zipnet::proto::Secret32::random());
+  zipnet::proto::PeerEntry e;
+  e.network = n->network_id();
+  e.peer_id = k.peer_id();
+  e.start_ms = e.update_ms = n->clock().now_ms();
+  auto good = zipnet::proto::SignedPeerEntry::sign(e, k);
+  auto forged = good;
+  forged.entry.update_ms += 1;
+  EXPECT_EQ(n->discovery().ingest(forged, true).reason, "bad_signature");
+  e.network = UniqueId::from("elsewhere");
+  EXPECT_EQ(n->discovery().ingest(zipnet::proto::SignedPeerEntry::sign(e, k), true).reason, "wrong_network");
+  EXPECT_EQ(n->discovery().ingest(good, true).kind, discovery::UpsertKind::Inserted);
+  EXPECT_EQ(n->metrics().value("mosaik_discovery_entries_rejected_total", {{"reason", "bad_signature"}}).value_or(0), 1);
+  EXPECT_EQ(n->metrics().value("mosaik_discovery_entries_rejected_total", {{"reason", "wrong_network"}}).value_or(0), 1);
+  EXPECT_EQ(n->discovery().catalog_size(), 2u);
+}
