@@ -14,6 +14,7 @@ PKGS=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   clang-14 libclang-rt-14-dev
   iproute2 procps
+  prometheus
 )
 
 missing=()
@@ -33,3 +34,8 @@ echo "deps: installing ${#missing[@]} missing package(s): ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The prometheus package (for promtool) ships a daemon on :9090: only promtool is needed,
+# so stop and disable it (harmless where systemd is absent; policy-rc.d may have kept it down).
+$SUDO systemctl disable --now prometheus 2>/dev/null || true
+$SUDO service prometheus stop >/dev/null 2>&1 || true
+$SUDO update-rc.d prometheus disable >/dev/null 2>&1 || true
