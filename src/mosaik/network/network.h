@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ namespace mosaik {
 namespace detail {
 struct Core;
 }
+class Collections;  // mosaik/collections/collections.h
 
 class Network {
  public:
@@ -34,6 +36,8 @@ class Network {
   std::vector<std::string> advertised() const;
   Discovery& discovery();
   Streams& streams();
+  /// Replicated collections (substrate.md §8), created on first use (collections/collections.cc).
+  Collections& collections();
   Metrics& metrics();
   Clock& clock();
   /// Graceful departure (Depart flood, GracefulShutdown closes), stops the thread; ≤ 5 s.
@@ -45,11 +49,18 @@ class Network {
   Result<PeerId> probe(const std::string& addr, std::optional<PeerId> expect,
                        const std::string& alpn = "mosaik/discovery/1");
 
+  /// Internal: the shared state behind this Network, for subsystems built as separate
+  /// libraries (mosaik::groups registers its ALPN handler and dials through it). Using it
+  /// requires mosaik/network/core.h (Asio).
+  std::shared_ptr<detail::Core> core_internal() const { return core_; }
+
  private:
   explicit Network(std::shared_ptr<detail::Core> core);
   std::shared_ptr<detail::Core> core_;
   std::unique_ptr<Discovery> discovery_;
   std::unique_ptr<Streams> streams_;
+  std::once_flag collections_once_;
+  std::shared_ptr<Collections> collections_;
 };
 
 }  // namespace mosaik
