@@ -1,6 +1,7 @@
 # Shared compile flags: warnings everywhere, -Werror in CI, sanitizers in the debug preset.
 add_library(zipnet_flags INTERFACE)
-target_compile_options(zipnet_flags INTERFACE -Wall -Wextra -Wshadow=local -Wnon-virtual-dtor)
+target_compile_options(zipnet_flags INTERFACE -Wall -Wextra -Wnon-virtual-dtor
+                                             $<$<CXX_COMPILER_ID:GNU>:-Wshadow=local>)
 if(ZIPNET_WERROR)
   target_compile_options(zipnet_flags INTERFACE -Werror)
 endif()

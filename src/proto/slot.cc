@@ -1,5 +1,7 @@
 #include "proto/slot.h"
 
+#include <blake3.h>
+
 #include <cstring>
 
 #include "proto/blake3.h"
@@ -7,18 +9,30 @@
 
 namespace zipnet::proto {
 
+// Both hashes use a stack blake3_hasher (not Blake3Hasher, whose state is heap-allocated):
+// sealing and reading run once per client / per slot and must not allocate (performance.md P12).
 std::uint32_t slot_index(const UniqueId& k_slot, const ClientId& client, RoundId round,
                          std::uint32_t num_slots) {
   auto r = le64(round);
-  Hash32 h = Blake3Hasher(k_slot.bytes()).update(client.span()).update(r).finalize();
-  return static_cast<std::uint32_t>(get_le64(h.data()) % num_slots);
+  blake3_hasher h;
+  blake3_hasher_init_keyed(&h, k_slot.data());
+  blake3_hasher_update(&h, client.data(), UniqueId::kSize);
+  blake3_hasher_update(&h, r.data(), r.size());
+  Hash32 out{};
+  blake3_hasher_finalize(&h, out.data(), out.size());
+  return static_cast<std::uint32_t>(get_le64(out.data()) % num_slots);
 }
 
 void slot_tag(const UniqueId& k_tag, RoundId round, std::uint32_t slot, ByteSpan content,
               MutByteSpan out) {
   auto r = le64(round);
   auto s = le32(slot);
-  Blake3Hasher(k_tag.bytes()).update(r).update(s).update(content).finalize(out);
+  blake3_hasher h;
+  blake3_hasher_init_keyed(&h, k_tag.data());
+  blake3_hasher_update(&h, r.data(), r.size());
+  blake3_hasher_update(&h, s.data(), s.size());
+  blake3_hasher_update(&h, content.data(), content.size());
+  blake3_hasher_finalize(&h, out.data(), out.size());
 }
 
 std::string_view to_string(PayloadError e) {
