@@ -35,6 +35,19 @@ bench-core: deps
 	@cmake --build --preset bench -j $(JOBS) --target zipnet_bench_core
 	@bash bench/bench_core.sh build/bench
 
+# mosaik streams vs plain TLS 1.3 on loopback (bench/net_bench.cc): key=value lines.
+bench-net: deps
+	@cmake --preset bench >/dev/null
+	@cmake --build --preset bench -j $(JOBS) --target zipnet_bench_net
+	@./build/bench/bench/zipnet_bench_net
+
+# 3-member mosaik::groups committee on loopback, data dirs on tmpfs (bench/group_bench.cc):
+# commit latency and 64-in-flight throughput as key=value lines (performance.md §6, P14).
+bench-group: deps
+	@cmake --preset bench >/dev/null
+	@cmake --build --preset bench -j $(JOBS) --target zipnet_bench_group
+	@./build/bench/bench/zipnet_bench_group
+
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)

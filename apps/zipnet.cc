@@ -6,6 +6,9 @@
 #include "proto/params.h"
 #include "sim.h"
 #include "tdx_cmd.h"
+#ifdef ZIPNET_HAVE_BOOTSTRAP
+#include "bootstrap_cmd.h"
+#endif
 
 int main(int argc, char** argv) {
   CLI::App app{"zipnet: anonymous broadcast for bounded sets of authenticated participants"};
@@ -20,9 +23,15 @@ int main(int argc, char** argv) {
 
   auto* version_cmd = app.add_subcommand("version", "version, WIRE_VERSION, build flags");
   auto tdx_cmd = zipnet::apps::add_tdx_command(app);
+#ifdef ZIPNET_HAVE_BOOTSTRAP
+  auto bootstrap_cmd = zipnet::apps::add_bootstrap_command(app);
+#endif
 
   CLI11_PARSE(app, argc, argv);
   if (auto rc = zipnet::apps::run_tdx_command(*tdx_cmd)) return *rc;
+#ifdef ZIPNET_HAVE_BOOTSTRAP
+  if (auto rc = zipnet::apps::run_bootstrap_command(*bootstrap_cmd)) return *rc;
+#endif
   if (sim_cmd->parsed()) return zipnet::apps::run_sim(sim);
   if (version_cmd->parsed()) {
 #ifdef ZIPNET_FAULT_INJECTION

@@ -16,6 +16,7 @@ add_library(mosaik STATIC
   ${CMAKE_CURRENT_LIST_DIR}/discovery/catalog.cc
   ${CMAKE_CURRENT_LIST_DIR}/discovery/messages.cc
   ${CMAKE_CURRENT_LIST_DIR}/discovery/discovery.cc
+  ${CMAKE_CURRENT_LIST_DIR}/discovery/mdns.cc
   ${CMAKE_CURRENT_LIST_DIR}/streams/streams.cc
   ${CMAKE_CURRENT_LIST_DIR}/network/network.cc)
 target_include_directories(mosaik PUBLIC ${PROJECT_SOURCE_DIR}/src)

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "mosaik/discovery/catalog.h"
+#include "proto/ids.h"
 #include "mosaik/discovery/messages.h"
 
 using namespace mosaik::discovery;
@@ -81,4 +82,28 @@ TEST(MosaikCatalog, DepartSignature) {
   EXPECT_TRUE(back->verify());
   back->update_ms = 5;
   EXPECT_FALSE(back->verify());
+}
+
+// A Depart leaves a tombstone: gossip from peers that have not seen it (same version) cannot
+// resurrect the entry, while a restarted peer (newer start_ms) is accepted again.
+TEST(MosaikCatalog, DepartedPeerIsNotResurrectedByStaleGossip) {
+  zipnet::proto::SigningKey local(zipnet::proto::Secret32::random());
+  zipnet::proto::SigningKey remote(zipnet::proto::Secret32::random());
+  auto net = zipnet::proto::default_universe();
+  mosaik::discovery::Catalog cat(net, local.peer_id(), {});
+  zipnet::proto::PeerEntry e;
+  e.protocol = "zipnet-cpp/test";
+  e.network = net;
+  e.start_ms = 1000;
+  e.update_ms = 2000;
+  e.peer_id = remote.peer_id();
+  auto s = zipnet::proto::SignedPeerEntry::sign(e, remote);
+  EXPECT_EQ(cat.upsert(s, 2500, false).kind, mosaik::discovery::UpsertKind::Inserted);
+  EXPECT_TRUE(cat.depart(remote.peer_id(), 1000, 2000, 2600));
+  EXPECT_EQ(cat.upsert(s, 2700, false).kind, mosaik::discovery::UpsertKind::Unchanged);
+  EXPECT_EQ(cat.find(remote.peer_id()), nullptr);
+  e.start_ms = 3000;
+  e.update_ms = 3000;
+  EXPECT_EQ(cat.upsert(zipnet::proto::SignedPeerEntry::sign(e, remote), 3100, false).kind,
+            mosaik::discovery::UpsertKind::Inserted);
 }

@@ -73,3 +73,31 @@ TEST(MosaikDiscovery, ForgedAndForeignEntriesRejectedAndCounted) {
   EXPECT_EQ(n->metrics().value("mosaik_discovery_entries_rejected_total", {{"reason", "wrong_network"}}).value_or(0), 1);
   EXPECT_EQ(n->discovery().catalog_size(), 2u);
 }
+
+// Ping/Pong (substrate.md §5.3): both sides export the other's clock offset, the pinger from
+// Pongs and the pinged side from the Ping itself (so a skewed node is still measured).
+TEST(MosaikDiscovery, PingMeasuresClockOffsetBothWays) {
+  auto ca = loopback_config();
+  ca.discovery.ping_first = 50ms;
+  ca.discovery.ping_interval_min = ca.discovery.ping_interval_max = 100ms;
+  auto a = start(ca);
+  ASSERT_TRUE(a);
+  auto cb = loopback_config();
+  cb.discovery.bootstrap = {boot_of(*a)};
+  cb.discovery.ping_first = 50ms;
+  cb.discovery.ping_interval_min = cb.discovery.ping_interval_max = 100ms;
+  cb.clock = std::make_shared<Clock>();
+  cb.clock->set_offset(3000ms);  // b's wall clock is 3 s ahead (within max_time_drift)
+  auto b = start(cb);
+  ASSERT_TRUE(b);
+  auto offset = [](Network& n, Network& peer) {
+    return n.metrics().value("mosaik_discovery_peer_clock_offset_seconds",
+                             {{"network", n.network_id().short_hex()}, {"peer", peer.id().short_hex()}});
+  };
+  Watch<int> tick;
+  auto near = [](std::optional<double> v, double want) { return v && std::abs(*v - want) < 0.5; };
+  for (int i = 0; i < 300 && !(near(offset(*a, *b), 3.0) && near(offset(*b, *a), -3.0)); ++i)
+    tick.wait_for([](int) { return false; }, 10ms);  // poll the gauges (no event to await)
+  EXPECT_TRUE(near(offset(*a, *b), 3.0)) << offset(*a, *b).value_or(-99);
+  EXPECT_TRUE(near(offset(*b, *a), -3.0)) << offset(*b, *a).value_or(-99);
+}

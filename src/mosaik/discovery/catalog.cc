@@ -19,6 +19,11 @@ UpsertResult Catalog::upsert(const SignedPeerEntry& s, std::int64_t now, bool li
   if (e.update_ms > now + limits_.max_drift_ms) return reject("clock_drift");
   if (now - e.update_ms >= limits_.purge_after_ms) return reject("stale");
   if (live && std::llabs(e.update_ms - now) > limits_.max_drift_ms) return reject("clock_drift");
+  if (auto t = departed_.find(e.peer_id); t != departed_.end()) {
+    if (std::pair(e.start_ms, e.update_ms) <= std::pair(t->second.start_ms, t->second.update_ms))
+      return {};  // a stale copy of a departed peer (gossip that has not seen the Depart)
+    departed_.erase(t);
+  }
   auto it = entries_.find(e.peer_id);
   if (it == entries_.end()) {
     entries_.emplace(e.peer_id, s);
@@ -32,17 +37,28 @@ UpsertResult Catalog::upsert(const SignedPeerEntry& s, std::int64_t now, bool li
   return {UpsertKind::Updated, {}, 0};
 }
 
-bool Catalog::depart(const PeerId& peer, std::int64_t start_ms, std::int64_t update_ms) {
+bool Catalog::depart(const PeerId& peer, std::int64_t start_ms, std::int64_t update_ms,
+                     std::int64_t now_ms) {
   if (peer == local_) return false;
   auto it = entries_.find(peer);
+  if (it != entries_.end()) {
+    const PeerEntry& e = it->second.entry;
+    if (std::pair(start_ms, update_ms) < std::pair(e.start_ms, e.update_ms)) return false;
+  }
+  auto& t = departed_[peer];
+  if (std::pair(start_ms, update_ms) >= std::pair(t.start_ms, t.update_ms)) {
+    t.start_ms = start_ms;
+    t.update_ms = update_ms;
+  }
+  t.expires_ms = std::max(now_ms, update_ms) + limits_.purge_after_ms;
   if (it == entries_.end()) return false;
-  const PeerEntry& e = it->second.entry;
-  if (std::pair(start_ms, update_ms) < std::pair(e.start_ms, e.update_ms)) return false;
   entries_.erase(it);
   return true;
 }
 
 std::vector<PeerId> Catalog::purge(std::int64_t now) {
+  for (auto t = departed_.begin(); t != departed_.end();)
+    t = now >= t->second.expires_ms ? departed_.erase(t) : std::next(t);
   std::vector<PeerId> out;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->first != local_ && now - it->second.entry.update_ms >= limits_.purge_after_ms) {

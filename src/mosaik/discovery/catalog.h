@@ -38,7 +38,11 @@ class Catalog {
   /// Sets the local entry (never overwritten from outside).
   void set_local(const SignedPeerEntry& e) { entries_[local_] = e; }
   /// Removes `peer` if (start_ms, update_ms) >= the stored version; returns whether removed.
-  bool depart(const PeerId& peer, std::int64_t start_ms, std::int64_t update_ms);
+  /// Also leaves a tombstone (kept until purge_after) so that anti-entropy Syncs from peers
+  /// that have not seen the Depart yet cannot resurrect the departed entry; a restarted peer
+  /// (newer start_ms) is accepted again.
+  bool depart(const PeerId& peer, std::int64_t start_ms, std::int64_t update_ms,
+              std::int64_t now_ms = 0);
   /// Removes entries with now - update_ms >= purge_after; returns the removed ids.
   std::vector<PeerId> purge(std::int64_t now_ms);
   /// Earliest purge instant (ms) of a remote entry, if any.
@@ -53,6 +57,10 @@ class Catalog {
   PeerId local_;
   Limits limits_;
   std::map<PeerId, SignedPeerEntry> entries_;
+  struct Tombstone {
+    std::int64_t start_ms, update_ms, expires_ms;
+  };
+  std::map<PeerId, Tombstone> departed_;
 };
 
 }  // namespace mosaik::discovery

@@ -37,6 +37,10 @@ struct Config {
   milliseconds bootstrap_retry_initial{1000};   // redial backoff 1 s -> x2 -> 30 s
   milliseconds bootstrap_retry_max{30000};
   milliseconds graceful_departure_window{500};
+  milliseconds ping_first{1000};          // first Ping after a link opens
+  milliseconds ping_interval_min{15000};  // then every U[min, max]
+  milliseconds ping_interval_max{45000};
+  milliseconds ping_timeout{5000};        // no Pong by then: the link is dead
   std::vector<BootstrapPeer> bootstrap;
   bool mdns = true;
   std::uint16_t mdns_port = 5353;

@@ -131,6 +131,7 @@ asio::awaitable<void> Discovery::Impl::link_loop(std::shared_ptr<Link> link) {
     return m.encode();
   };
   if (link->outbound) link->send(FrameType::Sync, sync_frame(true));
+  asio::co_spawn(core.io, ping_loop(link), asio::detached);
   while (!stopped) {
     auto f = co_await link->read_frame();
     if (!f) {
@@ -177,7 +178,7 @@ asio::awaitable<void> Discovery::Impl::link_loop(std::shared_ptr<Link> link) {
       bool removed;
       {
         std::lock_guard lk(mu);
-        removed = catalog.depart(d->peer_id, d->start_ms, d->update_ms);
+        removed = catalog.depart(d->peer_id, d->start_ms, d->update_ms, core.clock->now_ms());
       }
       if (removed) {
         MLOG_DEBUG(kDisc, "peer departed: peer={}…", d->peer_id.short_hex());
@@ -193,8 +194,14 @@ asio::awaitable<void> Discovery::Impl::link_loop(std::shared_ptr<Link> link) {
       pong.wall_ms = core.clock->now_ms();
       pong.entry = zipnet::proto::encode(local);
       link->send(FrameType::Pong, pong.encode());
+      on_ping(*link, p->sent_ms);
     } else if (type == FrameType::Pong) {
-      // RTT / clock-offset estimation: not yet (see the report).
+      auto p = discovery::PongMsg::decode(f->payload);
+      if (!p) continue;
+      on_pong(*link, p->nonce, p->wall_ms);
+      // The Pong carries the sender's fresh entry (liveness + catalog refresh).
+      if (auto e = SignedPeerEntry::decode(p->entry); e && e->entry.peer_id == link->remote)
+        merge(*e, false, link.get());
     } else {
       MLOG_WARN(kDisc, "closing link to {}…: unexpected frame type {}", link->remote.short_hex(), int(f->type));
       link->close(CloseCode::ProtocolViolation, "unexpected frame type");
@@ -202,7 +209,75 @@ asio::awaitable<void> Discovery::Impl::link_loop(std::shared_ptr<Link> link) {
     }
   }
   links.erase(std::remove(links.begin(), links.end(), link), links.end());
+  pings.erase(link.get());
   refresh_gauges();
+}
+
+// Ping (substrate.md §5.3): 1 s after the link opens, then every U[15 s, 45 s]; a Ping without
+// a Pong within 5 s means the link is dead (aborted; the neighbour slot is refilled).
+asio::awaitable<void> Discovery::Impl::ping_loop(std::weak_ptr<Link> weak) {
+  asio::steady_timer t(core.io);
+  auto delay = cfg.ping_first;
+  while (true) {
+    t.expires_after(delay);
+    std::error_code ec;
+    co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+    auto link = weak.lock();
+    if (!link || stopped || core.stopping || link->closing()) co_return;
+    discovery::PingMsg ping;
+    ping.nonce = core.rng();
+    ping.sent_ms = core.clock->now_ms();
+    pings[link.get()][ping.nonce] = {core.clock->mono(), ping.sent_ms};
+    link->send(FrameType::Ping, ping.encode());
+    link.reset();
+    t.expires_after(cfg.ping_timeout);
+    co_await t.async_wait(asio::redirect_error(use_awaitable, ec));
+    link = weak.lock();
+    if (!link || stopped || core.stopping || link->closing()) co_return;
+    auto it = pings.find(link.get());
+    if (it != pings.end() && it->second.count(ping.nonce)) {
+      MLOG_DEBUG(kDisc, "ping to {}… timed out after {}ms; closing the link", link->remote.short_hex(),
+                 cfg.ping_timeout.count());
+      link->abort();
+      co_return;
+    }
+    auto lo = cfg.ping_interval_min.count(), hi = std::max(cfg.ping_interval_max.count(), lo);
+    delay = std::chrono::milliseconds(std::uniform_int_distribution<std::int64_t>(lo, hi)(core.rng)) -
+            cfg.ping_timeout;
+    if (delay.count() < 0) delay = std::chrono::milliseconds(0);
+  }
+}
+
+void Discovery::Impl::set_offset(const PeerId& peer, double offset_ms) {
+  core.metrics->impl()
+      .gauge("mosaik_discovery_peer_clock_offset_seconds", {{"network", core.net_label}, {"peer", peer.short_hex()}})
+      .Set(offset_ms / 1000.0);
+}
+
+void Discovery::Impl::on_pong(Link& link, std::uint64_t nonce, std::int64_t wall_ms) {
+  auto it = pings.find(&link);
+  if (it == pings.end()) return;
+  auto p = it->second.find(nonce);
+  if (p == it->second.end()) return;  // unsolicited or late
+  double r = std::chrono::duration<double, std::milli>(core.clock->mono() - p->second.first).count();
+  std::int64_t sent_ms = p->second.second;
+  it->second.erase(p);
+  auto& e = rtt[link.remote];
+  if (!e.valid) {
+    e.srtt_ms = r;
+    e.rttvar_ms = r / 2;
+    e.valid = true;
+  } else {
+    e.rttvar_ms = 0.75 * e.rttvar_ms + 0.25 * std::abs(e.srtt_ms - r);
+    e.srtt_ms = 0.875 * e.srtt_ms + 0.125 * r;
+  }
+  set_offset(link.remote, static_cast<double>(wall_ms) - (static_cast<double>(sent_ms) + r / 2));
+}
+
+void Discovery::Impl::on_ping(Link& link, std::int64_t sent_ms) {
+  auto it = rtt.find(link.remote);
+  double r = it != rtt.end() && it->second.valid ? it->second.srtt_ms : 0.0;
+  set_offset(link.remote, static_cast<double>(sent_ms) + r / 2 - static_cast<double>(core.clock->now_ms()));
 }
 
 void Discovery::Impl::maybe_connect(const PeerId& p) {
@@ -374,6 +449,7 @@ void Discovery::Impl::start() {
   arm_announce();
   arm_purge();
   arm_warn(cfg.bootstrap_timeout);
+  if (cfg.mdns) mdns = discovery::mdns::start(*this);
 }
 
 namespace discovery {
@@ -397,6 +473,8 @@ void stop_worker(detail::Core& core) {
   if (w.announce_timer) w.announce_timer->cancel();
   if (w.purge_timer) w.purge_timer->cancel();
   if (w.warn_timer) w.warn_timer->cancel();
+  mdns::stop(w.mdns);
+  w.mdns.reset();
 }
 }  // namespace discovery
 

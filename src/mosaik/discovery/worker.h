@@ -29,6 +29,19 @@ struct Discovery::Impl {
   std::vector<std::string> bootstrap_errors;
   bool stopped = false;
   std::unique_ptr<asio::steady_timer> announce_timer, purge_timer, warn_timer;
+  std::shared_ptr<void> mdns;  // discovery/mdns.cc worker (when cfg.mdns)
+  /// RFC 6298 RTT estimator per peer (α = 1/8, β = 1/4), fed by Pongs.
+  struct Rtt {
+    double srtt_ms = 0, rttvar_ms = 0;
+    bool valid = false;
+  };
+  std::map<PeerId, Rtt> rtt;
+  /// Outstanding Pings per link: nonce -> (monotonic send time, wall sent_ms).
+  std::map<const detail::Link*, std::map<std::uint64_t, std::pair<MonoTime, std::int64_t>>> pings;
+  asio::awaitable<void> ping_loop(std::weak_ptr<detail::Link> link);
+  void on_pong(detail::Link& link, std::uint64_t nonce, std::int64_t wall_ms);
+  void on_ping(detail::Link& link, std::int64_t sent_ms);
+  void set_offset(const PeerId& peer, double offset_ms);
 
   prometheus::Gauge &g_size, &g_neighbors, &g_bootstrapped;
   prometheus::Counter &c_boot_fail, &c_discovered, &c_departed;
@@ -55,6 +68,11 @@ struct Discovery::Impl {
 };
 
 namespace discovery {
+namespace mdns {
+/// Opens the mDNS socket and starts querying/announcing; nullptr (logged) when unavailable.
+std::shared_ptr<void> start(Discovery::Impl& d);
+void stop(const std::shared_ptr<void>& w);
+}  // namespace mdns
 void create_worker(detail::Core& core);
 void start_worker(detail::Core& core);
 /// Floods Depart; returns whether anyone was told (then wait the departure window).

@@ -102,6 +102,7 @@ class Link : public std::enable_shared_from_this<Link> {
   SslStream stream_;
   std::deque<std::shared_ptr<const Bytes>> queue_;
   bool writing_ = false, closing_ = false, dead_ = false, fin_after_drain_ = false;
+  std::size_t inflight_ = 0;  // frames at the front of queue_ handed to the current async_write
   std::function<void()> on_drain_;
 };
 

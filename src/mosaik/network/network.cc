@@ -153,8 +153,10 @@ asio::awaitable<void> Link::writer() {
     std::vector<asio::const_buffer> bufs;
     std::size_t n = std::min<std::size_t>(queue_.size(), 16);
     for (std::size_t i = 0; i < n; ++i) bufs.push_back(asio::buffer(*queue_[i]));
+    inflight_ = n;  // close() must keep these alive (async_write reads them) and in order
     std::error_code ec;
     std::size_t wrote = co_await asio::async_write(stream_, bufs, asio::redirect_error(use_awaitable, ec));
+    inflight_ = 0;
     core_.bytes_sent.Increment(static_cast<double>(wrote));
     if (ec) {
       dead_ = true;
@@ -180,13 +182,9 @@ void Link::close(CloseCode code, std::string reason) {
   if (closing_ || dead_) return;
   closing_ = true;
   // Pending (not in-flight) frames are dropped: the Close must not wait behind a lagging queue.
-  if (writing_ && !queue_.empty()) {
-    auto inflight = queue_.front();
-    queue_.clear();
-    queue_.push_back(std::move(inflight));
-  } else {
-    queue_.clear();
-  }
+  // The frames of the write in progress stay (async_write still reads them; the writer pops
+  // exactly that many when it completes, so the Close behind them survives).
+  queue_.resize(writing_ ? std::min(inflight_, queue_.size()) : 0);
   transport::CloseMsg c{static_cast<std::uint16_t>(code), std::move(reason)};
   queue_.push_back(std::make_shared<const Bytes>(transport::encode_frame(FrameType::Close, zipnet::proto::encode(c))));
   fin_after_drain_ = true;

@@ -1,6 +1,7 @@
 // Internal (Asio): producer sinks, consumer workers and the per-Network streams registry
 // (substrate.md §6). Producer: input queue -> pump -> per-consumer link queues (lagging
-// consumers cut with TooSlow after lag_grace). Consumer: one bounded buffer shared by all
+// consumers cut with TooSlow after lag_grace; the pump never waits on one slow consumer while
+// others have room). Consumer: one bounded buffer shared by all
 // producers; a receiver reserves a slot (credit) before reading a frame body.
 #pragma once
 
@@ -30,6 +31,9 @@ struct ProducerImpl : std::enable_shared_from_this<ProducerImpl> {
   struct Sub {
     std::shared_ptr<detail::Link> link;
     std::shared_ptr<asio::steady_timer> expiry;
+    /// First time the link's queue was seen full (reset when it has room again).
+    std::optional<std::chrono::steady_clock::time_point> full_since;
+    std::chrono::steady_clock::time_point last_drain{};  // last completed write
   };
   std::map<detail::Link*, Sub> subs;  // network thread
   std::unique_ptr<detail::Signal> kick;
@@ -37,6 +41,7 @@ struct ProducerImpl : std::enable_shared_from_this<ProducerImpl> {
   bool online_locked() const { return consumers_w.get() >= opt.min_consumers; }
   void start();
   asio::awaitable<void> pump();
+  void cut_lagging(Sub& s, const char* why);
   void accept(std::shared_ptr<detail::Link> link);
   void drop_sub(detail::Link* l);
   void revalidate(const PeerId& peer);

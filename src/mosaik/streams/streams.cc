@@ -83,7 +83,8 @@ void ProducerImpl::accept(std::shared_ptr<Link> link) {
     return;
   }
   link->send(FrameType::StartStream, {});
-  Sub s{link, nullptr};
+  Sub s;
+  s.link = link;
   if (expiry) {
     s.expiry = std::make_shared<asio::steady_timer>(core.io);
     auto d = *expiry - core.clock->now();
@@ -95,9 +96,13 @@ void ProducerImpl::accept(std::shared_ptr<Link> link) {
     });
   }
   std::weak_ptr<ProducerImpl> weak = shared_from_this();
-  link->set_on_drain([weak] {
-    if (auto p = weak.lock()) p->kick->notify();
+  link->set_on_drain([weak, l = link.get()] {
+    if (auto p = weak.lock()) {
+      if (auto it = p->subs.find(l); it != p->subs.end()) it->second.last_drain = std::chrono::steady_clock::now();
+      p->kick->notify();
+    }
   });
+  s.last_drain = std::chrono::steady_clock::now();
   subs[link.get()] = std::move(s);
   {
     std::lock_guard lk(mu);
@@ -134,9 +139,65 @@ void ProducerImpl::revalidate(const PeerId& peer) {
   }
 }
 
+void ProducerImpl::cut_lagging(Sub& s, const char* why) {
+  auto link = s.link;
+  ++lagging;
+  core.metrics->impl().counter("mosaik_streams_producer_lagging_disconnects_total", lbl(core, label)).Increment();
+  MLOG_WARN(kStr, "consumer too slow: stream={} peer={}… queue={} ({}); disconnecting", label, link->remote.short_hex(),
+            link->queued(), why);
+  if (s.expiry) s.expiry->cancel();
+  link->close(CloseCode::TooSlow, "consumer too slow");
+  drop_sub(link.get());
+}
+
+// Fan-out (substrate.md §6). Each consumer link queue holds `buffer_size` items. A full queue
+// means that consumer is lagging: the pump does not wait for it — it keeps the item for it
+// beyond its queue (the lag allowance, `buffer_size` more; only a used-up allowance makes the
+// pump wait, and never past the cut) and cuts it with TooSlow once, while full, it completed no
+// write for `lag_grace` (stuck), or stayed full without a break for 5 × `lag_grace` (persistently
+// behind its peers). Without disconnect_lagging the item is dropped for it instead. Only when every consumer is full does the pump
+// wait (plain backpressure: the producer is faster than all of them); a consumer whose queue
+// then makes no progress for `lag_grace` is stuck and cut too.
 asio::awaitable<void> ProducerImpl::pump() {
-  auto far = [] { return std::chrono::steady_clock::now() + std::chrono::hours(24); };
+  using Clock = std::chrono::steady_clock;
+  constexpr int kPersistentLag = 5;
+  auto far = [] { return Clock::now() + std::chrono::hours(24); };
+  const std::size_t cap = std::max<std::size_t>(opt.buffer_size, 1);
+  const auto grace = opt.lag_grace;
   while (true) {
+    // Backpressure: wait while every consumer's queue is full; cut the stuck ones.
+    while (!subs.empty()) {
+      auto now = Clock::now();
+      bool room = false;
+      auto deadline = far();
+      std::vector<Link*> stuck;
+      for (auto& [l, s] : subs) {
+        if (s.link->closing() || s.link->queued() < cap) {
+          s.full_since.reset();
+          room = true;
+          continue;
+        }
+        if (!s.full_since) s.full_since = now;
+        auto since = std::max(*s.full_since, s.last_drain);
+        if (now - since >= grace) stuck.push_back(l);
+        else deadline = std::min(deadline, since + grace);
+      }
+      if (room) break;
+      if (!stuck.empty()) {
+        for (auto* l : stuck)
+          if (auto it = subs.find(l); it != subs.end()) {
+            if (opt.disconnect_lagging) cut_lagging(it->second, "no progress");
+            // else: it stays stuck (no wait for it again until it drains); items are dropped for it
+          }
+        if (opt.disconnect_lagging) continue;
+        break;
+      }
+      {
+        std::lock_guard lk(mu);
+        if (closed) co_return;
+      }
+      co_await kick->wait(deadline);
+    }
     std::shared_ptr<const Bytes> frame;
     {
       std::lock_guard lk(mu);
@@ -151,31 +212,51 @@ asio::awaitable<void> ProducerImpl::pump() {
       co_await kick->wait(far());
       continue;
     }
-    std::vector<std::shared_ptr<Link>> targets;
-    for (auto& [l, s] : subs) targets.push_back(s.link);
-    for (auto& link : targets) {
+    auto now = Clock::now();
+    std::vector<Link*> order;
+    for (auto& [l, s] : subs) order.push_back(l);
+    for (auto* l : order) {
+      auto it = subs.find(l);
+      if (it == subs.end()) continue;
+      auto& s = it->second;
+      auto& link = s.link;
       if (link->closing()) continue;
-      if (link->queued() >= opt.buffer_size) {
-        auto deadline = std::chrono::steady_clock::now() + opt.lag_grace;
-        while (link->queued() >= opt.buffer_size && !link->closing() && std::chrono::steady_clock::now() < deadline)
-          co_await kick->wait(deadline);
-        if (link->closing()) continue;
-        if (link->queued() >= opt.buffer_size) {
-          if (opt.disconnect_lagging) {
-            ++lagging;
-            core.metrics->impl().counter("mosaik_streams_producer_lagging_disconnects_total", lbl(core, label)).Increment();
-            MLOG_WARN(kStr, "consumer too slow: stream={} peer={}… queue={}; disconnecting", label,
-                      link->remote.short_hex(), link->queued());
-            link->close(CloseCode::TooSlow, "consumer too slow");
-            drop_sub(link.get());
-          } else {
-            ++dropped;
-            core.metrics->impl().counter("mosaik_streams_producer_items_dropped_total", lbl(core, label)).Increment();
-          }
-          continue;
-        }
+      std::size_t q = link->queued();
+      if (q < cap) {
+        s.full_since.reset();
+        link->send(frame);
+        continue;
       }
-      link->send(frame);
+      if (!s.full_since) s.full_since = now;
+      if (!opt.disconnect_lagging) {
+        ++dropped;
+        core.metrics->impl().counter("mosaik_streams_producer_items_dropped_total", lbl(core, label)).Increment();
+        continue;
+      }
+      // Within the grace the item is kept for it beyond its queue (the lag allowance, at most
+      // `buffer_size` more); only a used-up allowance makes the pump wait, and never past the
+      // grace of this lag episode.
+      auto keep = link;  // `s` may go away while the pump waits
+      const auto full_since = *s.full_since;
+      auto lag_deadline = [&](const Sub& x) {
+        // No write completed for `grace` while full (stuck), or full without a break for
+        // kPersistentLag × grace (moving, but persistently slower than its peers).
+        return std::min(std::max(full_since, x.last_drain) + grace, full_since + grace * kPersistentLag);
+      };
+      while (keep->queued() >= 2 * cap && !keep->closing() && Clock::now() < lag_deadline(it->second)) {
+        co_await kick->wait(lag_deadline(it->second));
+        it = subs.find(l);
+        if (it == subs.end()) break;
+      }
+      it = subs.find(l);
+      if (it == subs.end() || keep->closing()) continue;
+      if (keep->queued() >= cap && Clock::now() >= lag_deadline(it->second)) {
+        cut_lagging(it->second, Clock::now() - std::max(full_since, it->second.last_drain) >= grace
+                                    ? "no progress within the lag grace"
+                                    : "persistently behind its peers");
+        continue;
+      }
+      keep->send(frame);
     }
     ++items_sent;
     bytes_sent += frame->size() - 5;
@@ -389,7 +470,9 @@ asio::awaitable<void> ConsumerImpl::run_sub(PeerId peer) {
         co_await core.discovery->connect_peer(peer);
       }
     }
-    if (was_connected) {
+    // A TooSlow cut keeps the backoff growing: reconnecting at once would just lag again.
+    bool too_slow_cut = err && err->is_close(CloseCode::TooSlow);
+    if (was_connected && !too_slow_cut) {
       backoff = cfg.reconnect_initial;
       first_fail.reset();
     }
