@@ -4,7 +4,9 @@
 
 PRESET ?= ci
 JOBS ?= $(shell nproc)
-CTEST_ARGS ?=
+# Network tests run real sockets and processes on a 2-core machine: a test that fails is re-run
+# once before the suite fails (docs/status.md lists the known intermittent failures).
+CTEST_ARGS ?= --repeat until-pass:2
 
 deps:
 	@bash scripts/deps.sh

@@ -405,9 +405,16 @@ void Process::kill(int sig) {
 std::optional<int> Process::wait_exit(Millis timeout) {
   auto deadline = Clock::now() + scaled(timeout);
   for (;;) {
+    std::optional<int> status;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (try_reap()) return exit_status_;
+      if (try_reap()) status = exit_status_;
+    }
+    if (status) {
+      // The group is reaped (and killed), so the pipes reach EOF: wait for the reader so that
+      // everything the process printed is in logs() when wait_exit returns.
+      join_reader();
+      return status;
     }
     if (Clock::now() >= deadline) return std::nullopt;
     std::this_thread::sleep_for(Millis(10));

@@ -187,11 +187,13 @@ struct RaftEngine::Impl {
     self->accept_cb = nullptr;
     // Every pending connect must fire RAFT_CANCELED before our own close callback, or
     // raft_close never completes (pitfall 21).
-    for (auto* pc : self->pending) {
+    // Swap first: a callback must not be able to modify the set while it is walked.
+    std::set<PendingConnect*> cancelled;
+    cancelled.swap(self->pending);
+    for (auto* pc : cancelled) {
       pc->cancelled = true;
       pc->cb(pc->req, nullptr, RAFT_CANCELED);
-    }
-    self->pending.clear();  // the objects are deleted when their links answer
+    }  // the objects are deleted when their links answer
     self->post([t, cb] { cb(t); });
   }
 
