@@ -54,7 +54,8 @@ proto::Bytes partial_unblind(const UnblindRequest& req) {
 
 void finalize(proto::MutByteSpan out, proto::ByteSpan aggregate,
               std::span<const proto::ByteSpan> partials) {
-  std::memcpy(out.data(), aggregate.data(), std::min(out.size(), aggregate.size()));
+  if (!aggregate.empty() && !out.empty())
+    std::memcpy(out.data(), aggregate.data(), std::min(out.size(), aggregate.size()));
   for (const auto& p : partials) proto::xor_into(out.data(), p.data(), std::min(out.size(), p.size()));
 }
 

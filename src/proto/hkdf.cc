@@ -51,7 +51,7 @@ void key_states(ByteSpan key, std::uint32_t inner[8], std::uint32_t outer[8]) {
   std::uint8_t k[64] = {0};
   if (key.size() > 64) {
     SHA256(key.data(), key.size(), k);
-  } else {
+  } else if (!key.empty()) {  // an empty span may carry a null pointer (memcpy UB)
     std::memcpy(k, key.data(), key.size());
   }
   std::uint8_t block[64];
@@ -188,7 +188,7 @@ PadKeySchedule::PadKeySchedule(ByteSpan salt, std::string_view info) {
 void PadKeySchedule::init(ByteSpan salt, std::string_view info) {
   key_states(salt, inner_, outer_);
   // Expand's inner message is info ‖ 0x01 after the 64-byte ipad block.
-  std::memcpy(expand_block_.data(), info.data(), info.size());
+  if (!info.empty()) std::memcpy(expand_block_.data(), info.data(), info.size());
   expand_block_[info.size()] = 0x01;
   finish_block(expand_block_.data(), info.size() + 1, 64 + info.size() + 1);
 }
