@@ -89,6 +89,10 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
   }
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->server.listen_after_bind(); });
+  // httplib's stop() is a no-op until the accept loop runs: a server stopped right after start
+  // (a node signalled during boot) would then block its join forever. Wait until it listens.
+  for (int i = 0; i < 5000 && !impl->server.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(impl)));
 }
 
