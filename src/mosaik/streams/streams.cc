@@ -30,9 +30,9 @@ bool check_peer(detail::Core& c, const Validators& tickets, const Require& requi
   if (!r) {
     c.metrics->impl()
         .counter("mosaik_tickets_rejected_total",
-                 {{"network", c.net_label}, {"class", r.error().cls.short_hex()}, {"reason", r.error().why.reason}})
+                 {{"network", c.net_label}, {"class", ticket_class_label(r.error().cls)}, {"reason", r.error().why.reason}})
         .Increment();
-    MLOG_WARN(kTix, "unauthorized: peer={}… class={} reason={} {}", e.peer_id.short_hex(), r.error().cls.short_hex(),
+    MLOG_WARN(kTix, "unauthorized: peer={}… class={} reason={} {}", e.peer_id.short_hex(), ticket_class_label(r.error().cls),
               r.error().why.reason, r.error().why.detail);
     if (why) *why = "unauthorized (" + r.error().why.detail + ")";
     return false;

@@ -1,5 +1,7 @@
 #include "mosaik/tickets/tickets.h"
 
+#include "proto/ids.h"
+
 namespace mosaik {
 
 tl::expected<Expiration, TicketRejection> validate_tickets(const PeerEntry& entry, const Validators& validators,
@@ -28,6 +30,12 @@ tl::expected<Expiration, TicketRejection> validate_tickets(const PeerEntry& entr
     if (best->at && (!earliest.at || *best->at < *earliest.at)) earliest.at = best->at;
   }
   return earliest;
+}
+
+std::string ticket_class_label(const TicketClass& cls) {
+  if (cls == zipnet::proto::tdx_ticket_class()) return "tdx";
+  if (cls == zipnet::proto::bundle_ticket_class()) return "client-bundle";
+  return cls.short_hex();
 }
 
 }  // namespace mosaik

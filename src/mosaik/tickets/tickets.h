@@ -48,4 +48,8 @@ struct TicketRejection {
 tl::expected<Expiration, TicketRejection> validate_tickets(const PeerEntry& entry, const Validators& validators,
                                                            SysTime now);
 
+/// The `class` label of ticket metrics and `unauthorized:` lines (operations.md §5.3, §7.5):
+/// `tdx` and `client-bundle` for the two classes zipnet uses, the short hex id otherwise.
+std::string ticket_class_label(const TicketClass& cls);
+
 }  // namespace mosaik
