@@ -82,4 +82,17 @@ inline bool sees_hosts(Network& n, const std::vector<PeerId>& peers, const col::
   });
 }
 
+/// A bootstrap node plus nodes added on demand, all bootstrapped to it (loopback, short timings).
+struct Mesh {
+  std::shared_ptr<Network> boot;
+  std::vector<std::shared_ptr<Network>> nodes;
+  Mesh() : boot(start(loopback_config())) {}
+  std::shared_ptr<Network> add() {
+    auto c = loopback_config();
+    c.discovery.bootstrap = {boot_of(*boot)};
+    nodes.push_back(start(c));
+    return nodes.back();
+  }
+};
+
 }  // namespace mosaik::test

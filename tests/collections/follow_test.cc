@@ -5,18 +5,6 @@
 namespace mosaik::test {
 namespace {
 
-struct Mesh {
-  std::shared_ptr<Network> boot;
-  std::vector<std::shared_ptr<Network>> nodes;
-  Mesh() : boot(start(loopback_config())) {}
-  std::shared_ptr<Network> add() {
-    auto c = loopback_config();
-    c.discovery.bootstrap = {boot_of(*boot)};
-    nodes.push_back(start(c));
-    return nodes.back();
-  }
-};
-
 TEST(Collections, SnapshotThenLiveUpdates) {
   Mesh m;
   auto h = m.add();

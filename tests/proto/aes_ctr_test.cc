@@ -9,26 +9,16 @@
 #include <random>
 
 #include "proto/hex.h"
+#include "proto/hex_helpers.h"
 #include "proto/pad.h"
 #include "proto/params.h"
 
 namespace zipnet::proto {
 namespace {
 
-Bytes unhex(std::string_view hex) {
-  auto b = from_hex(hex);
-  EXPECT_TRUE(b.has_value()) << hex;
-  return b.value_or(Bytes{});
-}
+using test::arr;
+using test::unhex;
 
-template <std::size_t N>
-ByteArray<N> arr(std::string_view hex) {
-  Bytes b = unhex(hex);
-  EXPECT_EQ(b.size(), N);
-  ByteArray<N> a{};
-  std::copy_n(b.begin(), std::min(N, b.size()), a.begin());
-  return a;
-}
 
 const char* kKey = "2b7e151628aed2a6abf7158809cf4f3c";
 const char* kCounter = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";

@@ -11,24 +11,14 @@
 
 #include "proto/ed25519.h"
 #include "proto/hex.h"
+#include "proto/hex_helpers.h"
 
 namespace zipnet::proto {
 namespace {
 
-Bytes unhex(std::string_view hex) {
-  auto b = from_hex(hex);
-  EXPECT_TRUE(b.has_value()) << hex;
-  return b.value_or(Bytes{});
-}
+using test::arr;
+using test::unhex;
 
-template <std::size_t N>
-ByteArray<N> arr(std::string_view hex) {
-  Bytes b = unhex(hex);
-  EXPECT_EQ(b.size(), N);
-  ByteArray<N> a{};
-  std::copy_n(b.begin(), std::min(N, b.size()), a.begin());
-  return a;
-}
 
 TEST(Ed25519, Rfc8032Test1And2) {
   struct V {

@@ -10,6 +10,7 @@
 
 #include "proto/blake3.h"
 #include "proto/hex.h"
+#include "proto/hex_helpers.h"
 #include "proto/ids.h"
 #include "proto/pad.h"
 #include "proto/peer_entry.h"
@@ -18,11 +19,8 @@
 namespace zipnet::proto {
 namespace {
 
-Bytes unhex(std::string_view hex) {
-  auto b = from_hex(hex);
-  EXPECT_TRUE(b.has_value()) << hex;
-  return b.value_or(Bytes{});
-}
+using test::arr;
+using test::unhex;
 
 ByteArray<32> arr32(std::string_view hex) {
   Bytes b = unhex(hex);

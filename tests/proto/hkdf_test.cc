@@ -10,17 +10,15 @@
 #include <string>
 
 #include "proto/hex.h"
+#include "proto/hex_helpers.h"
 #include "proto/hkdf.h"
 #include "proto/params.h"
 
 namespace zipnet::proto {
 namespace {
 
-Bytes unhex(std::string_view hex) {
-  auto b = from_hex(hex);
-  EXPECT_TRUE(b.has_value()) << hex;
-  return b.value_or(Bytes{});
-}
+using test::arr;
+using test::unhex;
 
 Bytes random_bytes(std::mt19937_64& rng, std::size_t n) {
   Bytes b(n);
