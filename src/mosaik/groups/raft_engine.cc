@@ -117,6 +117,33 @@ struct RaftEngine::Impl {
   std::set<PendingConnect*> pending;
 
   Bytes apply_result;
+  // Commit notification: libraft tells followers a new commit index only with the next
+  // AppendEntries (a heartbeat, 500 ms). A barrier after each committed command carries it
+  // at once, so followers — and the collection followers they serve — see a round open or
+  // finalize within one round trip instead of half a heartbeat. Coalesced: one in flight.
+  bool commit_notify_inflight = false;
+  bool commit_notify_dirty = false;
+  void notify_commit() {
+    if (commit_notify_inflight) {
+      commit_notify_dirty = true;
+      return;
+    }
+    if (raft.state != RAFT_LEADER) return;
+    commit_notify_inflight = true;
+    commit_notify_dirty = false;
+    auto* req = new RaftBarrierReq{};
+    req->data = this;
+    int rv = raft_barrier(&raft, req, [](RaftBarrierReq* r, int) {
+      auto* self = static_cast<Impl*>(r->data);
+      delete r;
+      self->commit_notify_inflight = false;
+      if (self->commit_notify_dirty) self->notify_commit();
+    });
+    if (rv != 0) {
+      delete req;
+      commit_notify_inflight = false;
+    }
+  }
   std::shared_ptr<const void> snap_ref;
   Bytes snap_bytes;
   struct raft_buffer snap_buf{};
@@ -451,10 +478,12 @@ void RaftEngine::apply(Bytes command, ApplyDone done) {
     struct Req {
       RaftApplyReq req;
       ApplyDone done;
+      Impl* self;
     };
     auto* r = new Req{};
     r->req.data = r;
     r->done = std::move(done);
+    r->self = self;
     struct raft_buffer buf = frame_command(command);
     if (!buf.base) {
       r->done(RAFT_NOMEM, {});
@@ -466,6 +495,7 @@ void RaftEngine::apply(Bytes command, ApplyDone done) {
                           auto* rr = static_cast<Req*>(req->data);
                           Bytes out;
                           if (status == 0 && result) out = *static_cast<Bytes*>(result);
+                          if (status == 0) rr->self->notify_commit();
                           rr->done(status, std::move(out));
                           delete rr;
                         });
