@@ -4,6 +4,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <mutex>
@@ -17,6 +18,7 @@ struct Metrics::Impl {
   std::mutex mu;
   std::map<std::string, prometheus::Family<prometheus::Counter>*> counters;
   std::map<std::string, prometheus::Family<prometheus::Gauge>*> gauges;
+  std::map<std::string, prometheus::Family<prometheus::Histogram>*> histograms;  // node/common/role.cc
 
   prometheus::Counter& counter(const std::string& name, const std::map<std::string, std::string>& labels,
                                const char* help = "") {

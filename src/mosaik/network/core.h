@@ -117,6 +117,9 @@ struct Core : std::enable_shared_from_this<Core> {
   PeerId id;
   NetworkId network;
   std::string net_label;  // 10-hex network label of every universe-level series
+  // The remote NetworkId of the last dial closed with DifferentNetwork (SDK WrongUniverse).
+  std::mutex wrong_universe_mu;
+  std::optional<NetworkId> wrong_universe_remote;
   std::shared_ptr<Clock> clock;
   std::shared_ptr<Metrics> metrics;
 

@@ -347,6 +347,10 @@ asio::awaitable<Result<std::shared_ptr<Link>>> Core::dial(tcp::endpoint ep, std:
       auto remote_net = UniqueId::parse_hex(e.detail).value_or(UniqueId{});
       MLOG_WARN(kNet, "wrong universe: peer={}… remote={} local={}", rid->short_hex(), remote_net.hex(), network.hex());
       count_handshake_failure("wrong_network");
+      {
+        std::lock_guard lk(wrong_universe_mu);
+        wrong_universe_remote = remote_net;
+      }
       co_return tl::unexpected(wrong_universe(remote_net, network));
     }
     if (*wd.fired) {
@@ -523,10 +527,16 @@ Result<std::shared_ptr<Network>> Network::start(NetworkConfig config) {
 Network::~Network() { shutdown(); }
 
 PeerId Network::id() const { return core_->id; }
+std::optional<NetworkId> Network::last_wrong_universe() const {
+  std::lock_guard lk(core_->wrong_universe_mu);
+  return core_->wrong_universe_remote;
+}
+zipnet::proto::Signature Network::sign(zipnet::proto::ByteSpan message) const { return core_->key.sign(message); }
 NetworkId Network::network_id() const { return core_->network; }
 Discovery& Network::discovery() { return *discovery_; }
 Streams& Network::streams() { return *streams_; }
 Metrics& Network::metrics() { return *core_->metrics; }
+std::shared_ptr<Metrics> Network::metrics_shared() const { return core_->metrics; }
 Clock& Network::clock() { return *core_->clock; }
 
 std::vector<std::string> Network::local_endpoints() const {

@@ -29,6 +29,11 @@ class Network {
   Network& operator=(const Network&) = delete;
 
   PeerId id() const;
+  /// The remote NetworkId of the last outbound dial that was closed with DifferentNetwork
+  /// (the SDK maps it to Error::WrongUniverse); nullopt when none.
+  std::optional<NetworkId> last_wrong_universe() const;
+  /// Ed25519 signature by this node's identity key (ServerBundles, partials: protocol.md §4, §6.6).
+  zipnet::proto::Signature sign(zipnet::proto::ByteSpan message) const;
   NetworkId network_id() const;
   /// Bound listen addresses ("ip:port").
   std::vector<std::string> local_endpoints() const;
@@ -39,6 +44,8 @@ class Network {
   /// Replicated collections (substrate.md §8), created on first use (collections/collections.cc).
   Collections& collections();
   Metrics& metrics();
+  /// The registry this Network reports to (roles built on it share it).
+  std::shared_ptr<Metrics> metrics_shared() const;
   Clock& clock();
   /// Graceful departure (Depart flood, GracefulShutdown closes), stops the thread; ≤ 5 s.
   /// Idempotent; also run by the destructor.
