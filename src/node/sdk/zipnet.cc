@@ -1,0 +1,240 @@
+// The SDK facade over the client role (node::client::ClientDriver in Queue mode) and the
+// broadcast reader (node::client::BroadcastReader). Blocking waits (collections online,
+// registration, the next record) run on a short-lived thread and complete on the caller's
+// executor, so an awaiting coroutine never blocks its io_context.
+#include "node/sdk/zipnet.h"
+
+#include <asio/async_result.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "node/client/client.h"
+#include "node/client/reader.h"
+#include "node/common/role.h"
+#include "proto/ids.h"
+
+namespace zipnet {
+
+using namespace std::chrono_literals;
+namespace nc = zipnet::node::client;
+
+std::string Error::to_string() const {
+  switch (kind) {
+    case ErrorKind::WrongUniverse: return "wrong universe: expected " + expected.hex() + ", actual " + actual.hex();
+    case ErrorKind::ConnectTimeout: return "connect timeout";
+    case ErrorKind::Attestation: return "attestation: " + message;
+    case ErrorKind::Shutdown: return "shutdown";
+    case ErrorKind::Protocol: return "protocol: " + message;
+  }
+  return "protocol: " + message;
+}
+
+namespace {
+
+Error protocol(std::string m) { return Error{ErrorKind::Protocol, {}, {}, std::move(m)}; }
+Error shutdown() { return Error{ErrorKind::Shutdown, {}, {}, {}}; }
+Error timeout() { return Error{ErrorKind::ConnectTimeout, {}, {}, {}}; }
+
+/// Runs `f` (blocking) on its own thread and resumes the awaiting coroutine on its executor.
+template <class T, class F>
+asio::awaitable<T> offload(F f) {
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(T)>(
+      [f = std::move(f), ex](auto handler) mutable {
+        std::thread([f = std::move(f), handler = std::move(handler), ex]() mutable {
+          T r = f();
+          asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable { handler(std::move(r)); });
+        }).detach();
+      },
+      asio::use_awaitable);
+}
+
+}  // namespace
+
+struct Zipnet::Impl {
+  std::shared_ptr<mosaik::Network> net;
+  std::string instance;
+  proto::InstanceIds ids;
+  BindOptions opts;
+  std::optional<mosaik::Follower> follower;  // LIVE, SERVER_REG and the tail of BROADCASTS
+  std::mutex mu;
+  std::weak_ptr<Submitter::Impl> shared_submitter;
+  std::shared_ptr<Submitter::Impl> publish_submitter;
+
+  /// WrongUniverse when a dial was closed with DifferentNetwork and no peer of the instance
+  /// on our universe is known (operations.md §8).
+  std::optional<Error> wrong_universe() const {
+    auto remote = net->last_wrong_universe();
+    if (!remote) return std::nullopt;
+    if (follower && follower->online()) return std::nullopt;
+    return Error{ErrorKind::WrongUniverse, *remote, net->network_id(), {}};
+  }
+};
+
+struct Submitter::Impl {
+  std::unique_ptr<nc::ClientDriver> driver;
+  ~Impl() {
+    if (driver) driver->stop();
+  }
+};
+
+struct Reader::Impl {
+  std::unique_ptr<nc::BroadcastReader> reader;
+  std::mutex mu;
+  std::deque<Message> ready;
+  ~Impl() {
+    if (reader) reader->stop();
+  }
+};
+
+mosaik::UniqueId Zipnet::instance_id(std::string_view instance_name) {
+  return proto::InstanceIds::from_name(instance_name).instance;
+}
+
+asio::awaitable<Result<Zipnet>> Zipnet::bind(std::shared_ptr<mosaik::Network> network, std::string instance_name,
+                                             BindOptions options) {
+  if (!network) co_return tl::unexpected(shutdown());
+  auto impl = std::make_shared<Impl>();
+  impl->net = std::move(network);
+  impl->instance = instance_name;
+  impl->ids = proto::InstanceIds::from_name(instance_name);
+  impl->opts = options;
+  if (options.committee.empty())
+    mosaik::log::write(node::kTargetSdk, mosaik::log::Level::Warn,
+                       "committee not pinned: trusting any host of instance=" + instance_name +
+                           " (set ZIPNET_COMMITTEE)");
+  co_return co_await offload<Result<Zipnet>>([impl]() -> Result<Zipnet> {
+    mosaik::collections::FollowOptions fo;
+    fo.hosts = impl->opts.committee;
+    fo.vec_tail = true;
+    fo.instance = impl->instance;
+    impl->follower.emplace(impl->net->collections().follow({impl->ids.live, impl->ids.server_reg, impl->ids.broadcasts}, fo));
+    auto deadline = std::chrono::steady_clock::now() + impl->opts.connect_timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (impl->follower->when().online(100ms)) return Zipnet(impl);
+      if (auto wu = impl->wrong_universe()) return tl::unexpected(*wu);
+    }
+    if (auto wu = impl->wrong_universe()) return tl::unexpected(*wu);
+    return tl::unexpected(timeout());
+  });
+}
+
+asio::awaitable<Result<Submitter>> Zipnet::submitter() {
+  auto impl = impl_;
+  co_return co_await offload<Result<Submitter>>([impl]() -> Result<Submitter> {
+    std::unique_lock lk(impl->mu);
+    if (auto s = impl->shared_submitter.lock()) return Submitter(s);
+    nc::ClientConfig cc;
+    cc.instance = impl->instance;
+    cc.committee = impl->opts.committee;
+    cc.mode = nc::ClientConfig::Mode::Queue;
+    cc.cover_traffic = impl->opts.cover_traffic;
+    cc.log_target = std::string(node::kTargetSdk);
+    cc.pin_log_target = std::string(node::kTargetSdk);
+    auto d = nc::ClientDriver::start(impl->net, cc, impl->net->metrics_shared());
+    if (!d) return tl::unexpected(protocol(d.error().to_string()));
+    auto s = std::make_shared<Submitter::Impl>();
+    s->driver = std::move(*d);
+    impl->shared_submitter = s;
+    lk.unlock();
+    auto deadline = std::chrono::steady_clock::now() + impl->opts.connect_timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (s->driver->wait_ready(100ms)) return Submitter(s);
+      if (auto wu = impl->wrong_universe()) return tl::unexpected(*wu);
+    }
+    return tl::unexpected(timeout());
+  });
+}
+
+asio::awaitable<Result<Reader>> Zipnet::reader() {
+  auto impl = impl_;
+  co_return co_await offload<Result<Reader>>([impl]() -> Result<Reader> {
+    nc::ReaderConfig rc;
+    rc.instance = impl->instance;
+    rc.committee = impl->opts.committee;
+    auto r = nc::BroadcastReader::start(impl->net, rc, impl->net->metrics_shared());
+    if (!r) return tl::unexpected(protocol(r.error().to_string()));
+    auto ri = std::make_shared<Reader::Impl>();
+    ri->reader = std::move(*r);
+    if (!ri->reader->wait_online(impl->opts.connect_timeout)) {
+      if (auto wu = impl->wrong_universe()) return tl::unexpected(*wu);
+      return tl::unexpected(timeout());
+    }
+    return Reader(ri);
+  });
+}
+
+asio::awaitable<Result<void>> Zipnet::receipts() { co_return tl::unexpected(protocol("deferred to v2")); }
+
+asio::awaitable<Result<SubmissionId>> Zipnet::publish(std::span<const std::byte> payload) {
+  std::shared_ptr<Submitter::Impl> s;
+  {
+    std::lock_guard lk(impl_->mu);
+    s = impl_->publish_submitter;
+  }
+  if (!s) {
+    auto sub = co_await submitter();
+    if (!sub) co_return tl::unexpected(sub.error());
+    std::lock_guard lk(impl_->mu);
+    impl_->publish_submitter = impl_->shared_submitter.lock();
+    s = impl_->publish_submitter;
+  }
+  if (!s) co_return tl::unexpected(shutdown());
+  co_return Submitter(s).send(payload);
+}
+
+asio::awaitable<Result<Reader>> Zipnet::subscribe() { co_return co_await reader(); }
+
+Result<SubmissionId> Submitter::send(std::span<const std::byte> payload) {
+  if (!impl_ || !impl_->driver) return tl::unexpected(shutdown());
+  auto r = impl_->driver->send(proto::ByteSpan(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()));
+  if (!r) return tl::unexpected(protocol(std::string(node::client::to_string(r.error()))));
+  return *r;
+}
+
+std::size_t Submitter::max_payload() const { return impl_ && impl_->driver ? impl_->driver->max_payload() : 0; }
+std::uint64_t Submitter::messages_dropped() const {
+  return impl_ && impl_->driver ? impl_->driver->messages_dropped() : 0;
+}
+
+asio::awaitable<Result<Message>> Reader::next() {
+  auto impl = impl_;
+  {
+    std::lock_guard lk(impl->mu);
+    if (!impl->ready.empty()) {
+      auto m = std::move(impl->ready.front());
+      impl->ready.pop_front();
+      co_return m;
+    }
+  }
+  co_return co_await offload<Result<Message>>([impl]() -> Result<Message> {
+    while (true) {
+      {
+        std::lock_guard lk(impl->mu);
+        if (!impl->ready.empty()) {
+          auto m = std::move(impl->ready.front());
+          impl->ready.pop_front();
+          return m;
+        }
+      }
+      auto round = impl->reader->next(1s);
+      if (!round) continue;
+      std::lock_guard lk(impl->mu);
+      for (auto& msg : round->messages) {
+        Message m;
+        m.round = msg.round;
+        m.slot = msg.slot;
+        m.payload.resize(msg.payload.size());
+        std::memcpy(m.payload.data(), msg.payload.data(), msg.payload.size());
+        impl->ready.push_back(std::move(m));
+      }
+    }
+  });
+}
+
+}  // namespace zipnet
