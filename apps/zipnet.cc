@@ -1,21 +1,38 @@
-// The `zipnet` binary: subcommands dispatch to the roles (operations.md §1). For now: the
-// in-process simulation (`sim`, behind `make demo`) and `version`.
+// The `zipnet` binary: subcommands dispatch to the roles (operations.md §1). `zipnet-server`,
+// `zipnet-aggregator` and `zipnet-client` are symlinks to this binary and behave exactly like
+// `zipnet server|aggregator|client` (dispatch on argv[0]).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <string>
+#include <vector>
+
+#include "aggregator_cmd.h"
+#include "bootstrap_cmd.h"
+#include "client_cmd.h"
+#include "devnet_cmd.h"
 #include "proto/params.h"
+#include "server_cmd.h"
 #include "sim.h"
 #include "tdx_cmd.h"
-#ifdef ZIPNET_HAVE_BOOTSTRAP
-#include "bootstrap_cmd.h"
-#endif
 
 int main(int argc, char** argv) {
+  // argv[0] dispatch: `zipnet-server …` ≡ `zipnet server …`.
+  std::vector<char*> args(argv, argv + argc);
+  std::string base = argc > 0 ? argv[0] : "zipnet";
+  if (auto slash = base.rfind('/'); slash != std::string::npos) base = base.substr(slash + 1);
+  static std::string role;
+  for (const char* r : {"server", "aggregator", "client"})
+    if (base == std::string("zipnet-") + r) role = r;
+  if (!role.empty()) args.insert(args.begin() + 1, role.data());
+  int n = static_cast<int>(args.size());
+  char** av = args.data();
+
   CLI::App app{"zipnet: anonymous broadcast for bounded sets of authenticated participants"};
   app.require_subcommand(1);
 
   zipnet::apps::SimOptions sim;
-  auto* sim_cmd = app.add_subcommand("sim", "in-process DC-net simulation (make demo)");
+  auto* sim_cmd = app.add_subcommand("sim", "in-process DC-net simulation (no network)");
   sim_cmd->add_option("--servers", sim.servers, "committee servers")->check(CLI::Range(1u, 64u));
   sim_cmd->add_option("--clients", sim.clients, "clients")->check(CLI::Range(1u, 4096u));
   sim_cmd->add_option("--instance", sim.instance, "instance name");
@@ -23,15 +40,19 @@ int main(int argc, char** argv) {
 
   auto* version_cmd = app.add_subcommand("version", "version, WIRE_VERSION, build flags");
   auto tdx_cmd = zipnet::apps::add_tdx_command(app);
-#ifdef ZIPNET_HAVE_BOOTSTRAP
   auto bootstrap_cmd = zipnet::apps::add_bootstrap_command(app);
-#endif
+  auto server_cmd = zipnet::apps::add_server_command(app);
+  auto aggregator_cmd = zipnet::apps::add_aggregator_command(app);
+  auto client_cmd = zipnet::apps::add_client_command(app);
+  auto devnet_cmd = zipnet::apps::add_devnet_command(app);
 
-  CLI11_PARSE(app, argc, argv);
+  CLI11_PARSE(app, n, av);
   if (auto rc = zipnet::apps::run_tdx_command(*tdx_cmd)) return *rc;
-#ifdef ZIPNET_HAVE_BOOTSTRAP
   if (auto rc = zipnet::apps::run_bootstrap_command(*bootstrap_cmd)) return *rc;
-#endif
+  if (auto rc = zipnet::apps::run_server_command(*server_cmd)) return *rc;
+  if (auto rc = zipnet::apps::run_aggregator_command(*aggregator_cmd)) return *rc;
+  if (auto rc = zipnet::apps::run_client_command(*client_cmd)) return *rc;
+  if (auto rc = zipnet::apps::run_devnet_command(*devnet_cmd)) return *rc;
   if (sim_cmd->parsed()) return zipnet::apps::run_sim(sim);
   if (version_cmd->parsed()) {
 #ifdef ZIPNET_FAULT_INJECTION
@@ -39,8 +60,7 @@ int main(int argc, char** argv) {
 #else
     const char* fi = "off";
 #endif
-    fmt::print("zipnet {} wire_version={} fault_injection={}\n", ZIPNET_VERSION,
-               zipnet::proto::WIRE_VERSION, fi);
+    fmt::print("zipnet {} wire_version={} fault_injection={}\n", ZIPNET_VERSION, zipnet::proto::WIRE_VERSION, fi);
   }
   return 0;
 }

@@ -1,0 +1,157 @@
+#include "server_cmd.h"
+
+#include <thread>
+
+#include "node/server/server.h"
+#include "proto/hex.h"
+#include "role_process.h"
+
+namespace zipnet::apps {
+
+using namespace std::chrono_literals;
+
+std::unique_ptr<ServerCommand> add_server_command(CLI::App& app) {
+  auto c = std::make_unique<ServerCommand>();
+  c->cmd = app.add_subcommand("server", "run a committee server");
+  c->loader = std::make_unique<ConfigLoader>(*c->cmd);
+  auto& l = *c->loader;
+  add_common_options(l);
+  add_instance_options(l);
+  l.add({"ZIPNET_COMMITTEE_SECRET", "committee-secret", "committee admission secret (64 hex; zipnet keygen)", true, true,
+         false});
+  l.add({"ZIPNET_MIN_PARTICIPANTS", "min-participants", "registered clients required to open a round (default 1)", false, false, false});
+  l.add({"ZIPNET_ROUND_PERIOD", "round-period", "interval between round openings (default 3s)", false, false, false});
+  l.add({"ZIPNET_ROUND_DEADLINE", "round-deadline", "a round not finalized by then is abandoned (default 15s)", false, false, false});
+  l.add({"ZIPNET_NUM_SLOTS", "num-slots", "slots per round (default 64)", false, false, false});
+  l.add({"ZIPNET_SLOT_BYTES", "slot-bytes", "bytes per slot (default 256)", false, false, false});
+  l.add({"ZIPNET_TAG_LEN", "tag-len", "tag bytes per slot (default 16)", false, false, false});
+  l.add({"ZIPNET_COMMITTEE_SIZE", "committee-size", "expected number of servers (default unset)", false, false, false});
+  l.add({"ZIPNET_JOIN_ONLY", "join-only", "never form a new lineage (default false)", false, false, false});
+  l.add({"ZIPNET_AGGREGATOR_ID", "aggregator-id", "PeerId of the instance's aggregator (default unset)", false, false, false});
+  l.add({"ZIPNET_COMMITTEE", "committee", "committee pin (ignored by servers)", false, false, false});
+  l.add({"ZIPNET_WORKER_THREADS", "worker-threads", "compute pool for partials (default: online CPUs)", false, false, false});
+  l.add({"ZIPNET_BOOTSTRAP_DELAY", "bootstrap-delay", "formation wait and first election delay (default 3s)", false, false, false});
+#ifdef ZIPNET_FAULT_INJECTION
+  l.add({"ZIPNET_DEBUG_SKIP_SERVER_BUNDLE", "debug-skip-server-bundle", "do not publish the ServerBundle (tests)", false, false, false});
+#endif
+  c->cmd->add_flag("--rotate-dh", c->rotate_dh, "generate a new server DH key at boot");
+  return c;
+}
+
+namespace {
+
+Conf<std::uint32_t> u32_in(const ConfigLoader& l, const std::string& var, std::uint32_t def, std::uint32_t lo,
+                           std::uint32_t hi) {
+  auto raw = l.raw(var);
+  if (!raw) return def;
+  auto v = l.size(var, def);  // bare numbers; reuse the size parser's overflow checks
+  if (!v) return tl::unexpected(v.error());
+  if (*v < lo || *v > hi)
+    return tl::unexpected(ConfigError{var, "expected " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
+                                               *raw + "'"});
+  return static_cast<std::uint32_t>(*v);
+}
+
+bool is_64_hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char ch : s)
+    if (!std::isxdigit(static_cast<unsigned char>(ch))) return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<int> run_server_command(const ServerCommand& cmd) {
+  if (!cmd.cmd->parsed()) return std::nullopt;
+  block_termination_signals();
+  auto env = process_env();
+  auto& l = *cmd.loader;
+  auto resolved = l.resolve(env);
+  auto log_err = configure_logging(l, env);
+  for (const auto& w : l.warnings()) log_warn(w);
+  if (resolved) return config_fail(*resolved);
+  if (log_err) return config_fail(*log_err);
+
+  node::server::ServerConfig sc;
+  auto secret = l.raw("ZIPNET_COMMITTEE_SECRET");
+  if (!l.raw("ZIPNET_INSTANCE")) return config_fail({"ZIPNET_INSTANCE", "required (the instance name, e.g. acme.mainnet)"});
+  if (!secret || secret->empty())
+    return config_fail({"ZIPNET_COMMITTEE_SECRET", "required for a committee server (use zipnet keygen; or ZIPNET_COMMITTEE_SECRET_FILE)"});
+  sc.secret_digest = proto::committee_secret_digest(*secret);
+  sc.secret_weak = !is_64_hex(*secret);
+  auto& k = sc.knobs;
+  auto mp = u32_in(l, "ZIPNET_MIN_PARTICIPANTS", 1, 1, 65536);
+  if (!mp) return config_fail(mp.error());
+  k.min_participants = *mp;
+  auto ns = u32_in(l, "ZIPNET_NUM_SLOTS", 64, 1, 65536);
+  if (!ns) return config_fail(ns.error());
+  auto tl_ = u32_in(l, "ZIPNET_TAG_LEN", 16, 8, 32);
+  if (!tl_) return config_fail(tl_.error());
+  auto sb = u32_in(l, "ZIPNET_SLOT_BYTES", 256, *tl_ + 3, 65536);
+  if (!sb) return config_fail(sb.error());
+  k.params.num_slots = *ns;
+  k.params.slot_bytes = *sb;
+  k.params.tag_len = *tl_;
+  if (k.params.vector_bytes() > (8u << 20))
+    return config_fail({"ZIPNET_NUM_SLOTS", "num_slots x slot_bytes = " + std::to_string(k.params.vector_bytes()) +
+                                                " exceeds 8 MiB"});
+  auto period = l.duration("ZIPNET_ROUND_PERIOD", 3000ms);
+  if (!period) return config_fail(period.error());
+  auto deadline = l.duration("ZIPNET_ROUND_DEADLINE", 15000ms);
+  if (!deadline) return config_fail(deadline.error());
+  if (*period < 100ms) return config_fail({"ZIPNET_ROUND_PERIOD", "must be at least 100ms"});
+  if (*deadline < *period) return config_fail({"ZIPNET_ROUND_DEADLINE", "must not be shorter than ZIPNET_ROUND_PERIOD"});
+  k.round_period_ms = static_cast<std::uint64_t>(period->count());
+  k.round_deadline_ms = static_cast<std::uint64_t>(deadline->count());
+  if (l.raw("ZIPNET_COMMITTEE_SIZE")) {
+    auto cs = u32_in(l, "ZIPNET_COMMITTEE_SIZE", 0, 1, 1024);
+    if (!cs) return config_fail(cs.error());
+    sc.committee_size = *cs;
+  }
+  auto jo = l.boolean("ZIPNET_JOIN_ONLY", false);
+  if (!jo) return config_fail(jo.error());
+  sc.join_only = *jo;
+  if (l.raw("ZIPNET_AGGREGATOR_ID")) {
+    auto ag = l.peer_list("ZIPNET_AGGREGATOR_ID");
+    if (!ag) return config_fail(ag.error());
+    if (ag->size() != 1) return config_fail({"ZIPNET_AGGREGATOR_ID", "expected exactly one 64-hex PeerId"});
+    sc.aggregator_id = ag->front();
+  }
+  if (l.raw("ZIPNET_COMMITTEE")) {
+    auto pin = l.peer_list("ZIPNET_COMMITTEE");  // validated, then ignored (servers are the committee)
+    if (!pin) return config_fail(pin.error());
+  }
+  auto wt = u32_in(l, "ZIPNET_WORKER_THREADS", std::max(1u, std::thread::hardware_concurrency()), 1, 1024);
+  if (!wt) return config_fail(wt.error());
+  sc.worker_threads = *wt;
+  auto bd = l.duration("ZIPNET_BOOTSTRAP_DELAY", 3000ms);
+  if (!bd) return config_fail(bd.error());
+  sc.consensus.bootstrap_delay = *bd;
+#ifdef ZIPNET_FAULT_INJECTION
+  auto skip = l.boolean("ZIPNET_DEBUG_SKIP_SERVER_BUNDLE", false);
+  if (!skip) return config_fail(skip.error());
+  sc.skip_server_bundle = *skip;
+#endif
+  sc.rotate_dh = cmd.rotate_dh;
+  sc.instance = *l.raw("ZIPNET_INSTANCE");
+
+  auto proc = RoleProcess::start(l, env, {"server", true, true});
+  if (!proc) return proc.error();
+  auto& rp = **proc;
+  sc.data_dir = rp.data_dir();
+  auto server = node::server::CommitteeServer::start(rp.net(), sc, rp.metrics());
+  if (!server) {
+    log_error("cannot start committee server: " + server.error().to_string());
+    rp.finish();
+    return server.error().kind == mosaik::ErrorKind::Config ? kExitConfig : 1;
+  }
+  auto* s = server->get();
+  rp.set_health([s] { return s->health(); });
+  rp.wait_for_signal();
+  rp.set_health({});
+  (*server)->stop();
+  rp.finish();
+  return 0;
+}
+
+}  // namespace zipnet::apps

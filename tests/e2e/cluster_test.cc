@@ -1,0 +1,207 @@
+// The product end to end with real `zipnet` processes on loopback (issue: node roles): three
+// servers, one aggregator and five clients finalize consecutive rounds with every client's
+// message decoded; registry metrics match; a rolling restart of one server resumes rounds;
+// invalid configurations exit 2 with one line naming the variable. Built on the scenario
+// harness (tests/ops, docs/harness.md); every wait is a condition with a deadline.
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include "ops/harness.h"
+#include "proto/ed25519.h"
+#include "proto/hex.h"
+
+namespace zipnet::e2e {
+namespace {
+
+using ops::Harness;
+using ops::Millis;
+using ops::NodeOptions;
+
+struct Ident {
+  std::string seed_hex, peer_hex;
+};
+
+Ident make_ident() {
+  auto s = proto::Secret32::random();
+  return {proto::to_hex(s.span()), proto::SigningKey(s).peer_id().hex()};
+}
+
+class Cluster {
+ public:
+  explicit Cluster(std::string name, unsigned servers = 3, unsigned clients = 5)
+      : h_(ops::HarnessOptions{name, ops::FaultMode::DebugBlock}) {
+    for (unsigned i = 0; i < servers; ++i) srv_.push_back(make_ident());
+    agg_ = make_ident();
+    for (const auto& s : srv_) pin_ += (pin_.empty() ? "" : ",") + s.peer_hex;
+    nservers_ = servers;
+    nclients_ = clients;
+  }
+
+  std::map<std::string, std::string> server_env(unsigned i) {
+    std::map<std::string, std::string> e{{"ZIPNET_INSTANCE", instance},
+                                         {"ZIPNET_SECRET", srv_[i].seed_hex},
+                                         {"ZIPNET_COMMITTEE_SECRET", secret},
+                                         {"ZIPNET_ROUND_PERIOD", "1s"},
+                                         {"ZIPNET_ROUND_DEADLINE", "5s"},
+                                         {"ZIPNET_BOOTSTRAP_DELAY", "1s"},
+                                         {"ZIPNET_COMMITTEE_SIZE", std::to_string(nservers_)},
+                                         {"ZIPNET_AGGREGATOR_ID", agg_.peer_hex},
+                                         {"ZIPNET_WORKER_THREADS", "1"}};
+    if (i > 0) e["ZIPNET_BOOTSTRAP"] = h_.node("s1").bootstrap_arg();
+    return e;
+  }
+
+  void start() {
+    for (unsigned i = 0; i < nservers_; ++i) {
+      NodeOptions o;
+      o.role = "server";
+      o.argv = {ops::default_zipnet_binary().string(), "server"};
+      o.env = server_env(i);
+      o.peer_id = srv_[i].peer_hex;
+      h_.start_node("s" + std::to_string(i + 1), o);
+    }
+    NodeOptions a;
+    a.role = "aggregator";
+    a.argv = {ops::default_zipnet_binary().string(), "aggregator"};
+    a.env = {{"ZIPNET_INSTANCE", instance},       {"ZIPNET_SECRET", agg_.seed_hex},
+             {"ZIPNET_COMMITTEE", pin_},          {"ZIPNET_FOLD_DEADLINE", "400ms"},
+             {"ZIPNET_BOOTSTRAP", h_.node("s1").bootstrap_arg()}};
+    a.peer_id = agg_.peer_hex;
+    h_.start_node("agg", a);
+    for (unsigned i = 0; i < nclients_; ++i) {
+      NodeOptions c;
+      c.role = "client";
+      c.argv = {ops::default_zipnet_binary().string(), "client"};
+      c.env = {{"ZIPNET_INSTANCE", instance},
+               {"ZIPNET_COMMITTEE", pin_},
+               {"ZIPNET_MESSAGE", "hello from client-" + std::to_string(i + 1)},
+               {"ZIPNET_BOOTSTRAP", h_.node("s1").bootstrap_arg()}};
+      h_.start_node("c" + std::to_string(i + 1), c);
+    }
+  }
+
+  Harness& h() { return h_; }
+  const std::string instance = "e2e.test";
+  const std::string secret = proto::UniqueId::random().hex();
+
+ private:
+  Harness h_;
+  std::vector<Ident> srv_;
+  Ident agg_;
+  std::string pin_;
+  unsigned nservers_ = 3, nclients_ = 5;
+};
+
+/// Round numbers of the `round finalized` lines of `node` from `from` on.
+std::vector<std::uint64_t> finalized_rounds(Harness& h, const std::string& node, std::size_t from = 0) {
+  std::vector<std::uint64_t> out;
+  static const std::regex re("round finalized round=([0-9]+) participants=([0-9]+)");
+  for (const auto& l : h.node(node).logs().lines()) {
+    if (l.index < from) continue;
+    std::smatch m;
+    const auto& t = l.match_text();
+    if (std::regex_search(t, m, re)) out.push_back(std::stoull(m[1]));
+  }
+  return out;
+}
+
+TEST(ClusterE2E, ThreeServersAggregatorFiveClientsFinalizeTenConsecutiveRounds) {
+  Cluster c("e2e-rounds");
+  c.start();
+  auto& h = c.h();
+  // Ten consecutive finalized rounds on s1, each with all five clients.
+  ASSERT_TRUE(h.wait_for_log("s1", "round finalized round=[0-9]+ participants=5 servers=3", Millis(60000)))
+      << "no round with all 5 participants; see the node logs";
+  auto first = finalized_rounds(h, "s1");
+  ASSERT_FALSE(first.empty());
+  bool ten = ops::eventually(
+      [&] {
+        auto r = finalized_rounds(h, "s1");
+        // 10 consecutive round numbers somewhere in the sequence.
+        unsigned run = 1;
+        for (std::size_t i = 1; i < r.size(); ++i) {
+          run = r[i] == r[i - 1] + 1 ? run + 1 : 1;
+          if (run >= 10) return true;
+        }
+        return false;
+      },
+      Millis(40000));
+  EXPECT_TRUE(ten) << "finalized rounds: " << ::testing::PrintToString(finalized_rounds(h, "s1"));
+  // Registry sizes and round metrics agree with what was started.
+  for (const char* s : {"s1", "s2", "s3"}) {
+    EXPECT_EQ(h.metric(s, "zipnet_client_registry_size", {{"instance", c.instance}}).value_or(-1), 5) << s;
+    EXPECT_EQ(h.metric(s, "zipnet_server_registry_size", {{"instance", c.instance}}).value_or(-1), 3) << s;
+    EXPECT_GE(h.metric(s, "zipnet_rounds_finalized_total", {{"instance", c.instance}}).value_or(0), 10) << s;
+    EXPECT_GE(h.metric(s, "zipnet_partials_submitted_total", {{"instance", c.instance}}).value_or(0), 10) << s;
+  }
+  // Every line of the startup sequences is there (operations.md §5.2).
+  EXPECT_TRUE(h.wait_for_log("s1", "^zipnet up: network=[0-9a-f]{64} instance=e2e.test peer=[0-9a-f]{64} role=server",
+                             Millis(1000)));
+  EXPECT_TRUE(h.wait_for_log("s1", "^committee pin: ZIPNET_COMMITTEE=", Millis(1000)));
+  EXPECT_TRUE(h.wait_for_log("agg", "^registering client bundle client=", Millis(1000)));
+  EXPECT_TRUE(h.wait_for_log("agg", "^aggregator: forwarded aggregate round=[0-9]+ participants=5", Millis(1000)));
+  EXPECT_TRUE(h.wait_for_log("c1", "^client registered client=", Millis(1000)));
+  // Every message was decoded at least once (messages=5 in a round with five participants).
+  EXPECT_TRUE(h.wait_for_log("s2", "round finalized round=[0-9]+ participants=5 servers=3 messages=5", Millis(30000)));
+  EXPECT_TRUE(h.reserved_word_violations().empty());
+}
+
+TEST(ClusterE2E, RollingRestartOfOneServerResumesRounds) {
+  Cluster c("e2e-restart", 3, 2);
+  c.start();
+  auto& h = c.h();
+  ASSERT_TRUE(h.wait_for_log("s2", "round finalized round=[0-9]+ participants=2", Millis(60000)))
+      << h.node("s2").logs().tail(30) << "\n---agg\n" << h.node("agg").logs().tail(20);
+  h.kill("s2", SIGTERM);
+  auto rc = h.wait_exit("s2", Millis(10000));
+  ASSERT_TRUE(rc);
+  EXPECT_EQ(*rc, 0);
+  EXPECT_TRUE(h.wait_for_log("s2", "^shutdown complete in [0-9]+ms", Millis(1000)));
+  auto mark = h.log_mark("s2");
+  h.restart("s2");
+  EXPECT_TRUE(h.wait_for_log("s2", "resuming committee from durable log", Millis(20000), mark));
+  EXPECT_TRUE(h.wait_for_log("s2", "round finalized round=[0-9]+ participants=2", Millis(30000), mark));
+  auto m1 = h.log_mark("s1");
+  EXPECT_TRUE(h.wait_for_log("s1", "round finalized round=", Millis(10000), m1));
+}
+
+struct BadConfig {
+  std::string name;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  std::string var;  // the variable the error line must name
+};
+
+TEST(ClusterE2E, InvalidConfigurationsExitTwoNamingTheVariable) {
+  Harness h(ops::HarnessOptions{"e2e-config", ops::FaultMode::DebugBlock});
+  auto bin = ops::default_zipnet_binary().string();
+  std::vector<BadConfig> cases{
+      {"no-instance", {bin, "server"}, {{"ZIPNET_COMMITTEE_SECRET", "x"}}, "ZIPNET_INSTANCE"},
+      {"no-secret", {bin, "server"}, {{"ZIPNET_INSTANCE", "a"}}, "ZIPNET_COMMITTEE_SECRET"},
+      {"bad-period", {bin, "server"}, {{"ZIPNET_INSTANCE", "a"}, {"ZIPNET_COMMITTEE_SECRET", "x"}, {"ZIPNET_ROUND_PERIOD", "fast"}},
+       "ZIPNET_ROUND_PERIOD"},
+      {"bad-pin", {bin, "client"}, {{"ZIPNET_INSTANCE", "a"}, {"ZIPNET_COMMITTEE", "abc"}}, "ZIPNET_COMMITTEE"},
+      {"bad-aggregator-id", {bin, "server"}, {{"ZIPNET_INSTANCE", "a"}, {"ZIPNET_COMMITTEE_SECRET", "x"}, {"ZIPNET_AGGREGATOR_ID", "zz"}},
+       "ZIPNET_AGGREGATOR_ID"},
+      {"aggregator-with-secret", {bin, "aggregator"}, {{"ZIPNET_INSTANCE", "a"}, {"ZIPNET_COMMITTEE_SECRET", "x"}},
+       "ZIPNET_COMMITTEE_SECRET"},
+      {"bad-buffer", {bin, "aggregator"}, {{"ZIPNET_INSTANCE", "a"}, {"ZIPNET_STREAM_BUFFER", "lots"}}, "ZIPNET_STREAM_BUFFER"},
+      {"bad-fold", {bin, "aggregator"}, {{"ZIPNET_INSTANCE", "a"}, {"ZIPNET_FOLD_DEADLINE", "-1s"}}, "ZIPNET_FOLD_DEADLINE"},
+  };
+  for (const auto& bc : cases) {
+    NodeOptions o;
+    o.role = "config";
+    o.argv = bc.args;
+    o.env = bc.env;
+    o.scrape = false;
+    h.start_node(bc.name, o);
+    auto rc = h.wait_exit(bc.name, Millis(10000));
+    ASSERT_TRUE(rc) << bc.name << " did not exit";
+    EXPECT_EQ(*rc, 2) << bc.name;
+    EXPECT_TRUE(h.wait_for_log(bc.name, "^configuration error: " + bc.var + ": ", Millis(1000))) << bc.name;
+  }
+}
+
+}  // namespace
+}  // namespace zipnet::e2e
