@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 
 #include "mosaik/tickets/tickets.h"
 
@@ -31,6 +32,10 @@ struct ProducerOptions {
   std::size_t max_consumers = 0;  // 0 = unlimited; else NoCapacity
   Validators tickets;
   Require require;
+  /// Metric labels (operations.md §7.2, §7.4): `instance` ("" when unset) and `stream`
+  /// (`submit`, `register`, `aggregate` for zipnet streams; the 10-hex StreamId when empty).
+  std::string instance;
+  std::string label;
 };
 
 struct ConsumerOptions {
@@ -38,6 +43,9 @@ struct ConsumerOptions {
   std::size_t min_producers = 0;  // online condition (0 = online at once)
   Validators tickets;
   Require require;
+  /// Metric labels, as in ProducerOptions.
+  std::string instance;
+  std::string label;
 };
 
 }  // namespace mosaik::streams

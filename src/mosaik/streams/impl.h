@@ -6,6 +6,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <set>
 
 #include "mosaik/discovery/worker.h"
 #include "mosaik/streams/streams.h"
@@ -19,7 +20,12 @@ struct ProducerImpl : std::enable_shared_from_this<ProducerImpl> {
   detail::Core& core;
   StreamId id;
   ProducerOptions opt;
-  std::string label;
+  std::string label;  // the `stream` metric label (opt.label, or the 10-hex id)
+  // {instance, stream} series, created (at 0) with the producer (operations.md §7.2); the
+  // registry is kept alive as long as the references.
+  std::shared_ptr<Metrics> metrics;
+  prometheus::Gauge& m_consumers;
+  prometheus::Counter &m_sent, &m_dropped, &m_lagging;
 
   std::mutex mu;
   std::condition_variable cv;
@@ -50,32 +56,51 @@ struct ProducerImpl : std::enable_shared_from_this<ProducerImpl> {
 
 struct ConsumerImpl : std::enable_shared_from_this<ConsumerImpl> {
   ConsumerImpl(detail::Core& core, StreamId id, ConsumerOptions opt);
+  ~ConsumerImpl();  // the buffered items leave mosaik_streams_consumer_buffer_items
   detail::Core& core;
   StreamId id;
   ConsumerOptions opt;
-  std::string label;
+  std::string label;  // the `stream` metric label (opt.label, or the 10-hex id)
+  // {instance, stream} series, created with the consumer (operations.md §7.2).
+  std::shared_ptr<Metrics> metrics;
+  prometheus::Gauge &m_subs, &m_items_buffered, &m_capacity;
+  prometheus::Counter &m_items, &m_bytes, &m_backpressure;
 
   mutable std::mutex mu;
   std::condition_variable cv;
-  std::deque<std::pair<PeerId, Bytes>> buf;
+  std::deque<std::pair<PeerId, Bytes>> buf;  // m_items_buffered follows buf.size() (under mu)
   std::size_t reserved = 0;
   bool closed = false;
   Watch<std::size_t> producers_w{0};
   std::atomic<std::uint64_t> items{0}, bytes{0}, too_slow{0}, reconnects{0};
-  std::atomic<double> backpressure_s{0};
+  // Backpressure: time during which at least one receiver holds a frame header and waits for
+  // credit (the shared buffer is full and producers are held back). Counted once however many
+  // receivers wait; accrued while waiting (every credit wake-up, at most 200 ms apart). Under mu.
+  double backpressure_s = 0;
+  std::size_t bp_waiters = 0;
+  std::chrono::steady_clock::time_point bp_mark{};
+  void bp_accrue_locked(std::chrono::steady_clock::time_point now);
 
   struct Sub {
     ChannelState state = ChannelState::Connecting;
     bool running = false, stop = false, terminal = false;
     std::pair<std::int64_t, std::int64_t> terminal_version{};
     std::shared_ptr<detail::Link> link;
+    std::shared_ptr<asio::steady_timer> expiry;  // ticket expiry of the producer's entry
   };
   std::map<PeerId, Sub> subs;  // mutated on the network thread under mu
-  std::unique_ptr<detail::Signal> credit;
+  // Receivers waiting for credit (network thread): each waits on its own timer, which a freed
+  // slot cancels (a single shared timer would make concurrent waiters cancel each other).
+  std::set<asio::steady_timer*> credit_waiters;
+  void credit_notify();
 
   bool try_reserve();
+  bool is_closed() const {
+    std::lock_guard lk(mu);
+    return closed;
+  }
   void reconcile();
-  bool passes(const zipnet::proto::PeerEntry& e, std::string* why);
+  bool passes(const zipnet::proto::PeerEntry& e, std::string* why, std::optional<SysTime>* expiry = nullptr);
   asio::awaitable<void> run_sub(PeerId peer);
   void close_all();
 };

@@ -14,8 +14,32 @@ namespace {
 constexpr const char* kStr = "mosaik::streams";
 constexpr const char* kTix = "mosaik::tickets";
 
-std::map<std::string, std::string> lbl(detail::Core& c, const std::string& stream) {
-  return {{"network", c.net_label}, {"stream", stream}};
+/// {instance, stream} of every stream series (operations.md §7.2, §7.4).
+std::map<std::string, std::string> lbl(const std::string& instance, const std::string& stream) {
+  return {{"instance", instance}, {"stream", stream}};
+}
+
+std::string stream_label(const StreamId& id, const std::string& label) { return label.empty() ? id.short_hex() : label; }
+
+/// (Re-)arms the ticket-expiry disconnect of `link` at `at` (substrate.md §6, §9): the old timer
+/// is cancelled (a renewed ticket moves the deadline); no timer when the tickets never expire.
+void arm_expiry(detail::Core& c, std::shared_ptr<asio::steady_timer>& timer, const std::optional<SysTime>& at,
+                const std::shared_ptr<Link>& link, const std::string& stream) {
+  if (timer) {
+    timer->cancel();
+    timer.reset();
+  }
+  if (!at) return;
+  timer = std::make_shared<asio::steady_timer>(c.io);
+  timer->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(*at - c.clock->now()));
+  std::weak_ptr<Link> wl = link;
+  timer->async_wait([wl, stream](std::error_code ec) {
+    if (ec) return;
+    auto l = wl.lock();
+    if (!l || l->closing()) return;
+    MLOG_INFO(kTix, "ticket expired: stream={} peer={}…; disconnecting", stream, l->remote.short_hex());
+    l->close(CloseCode::NotAllowed, "unauthorized (ticket expired)");
+  });
 }
 
 /// Validates tickets + require for `e`; logs/counts ticket rejections.
@@ -46,7 +70,15 @@ bool check_peer(detail::Core& c, const Validators& tickets, const Require& requi
 // Producer
 
 ProducerImpl::ProducerImpl(detail::Core& c, StreamId i, ProducerOptions o)
-    : core(c), id(i), opt(std::move(o)), label(i.short_hex()) {}
+    : core(c),
+      id(i),
+      opt(std::move(o)),
+      label(stream_label(i, opt.label)),
+      metrics(c.metrics),
+      m_consumers(metrics->impl().gauge("mosaik_streams_producer_consumers", lbl(opt.instance, label))),
+      m_sent(metrics->impl().counter("mosaik_streams_producer_items_sent_total", lbl(opt.instance, label))),
+      m_dropped(metrics->impl().counter("mosaik_streams_producer_items_dropped_total", lbl(opt.instance, label))),
+      m_lagging(metrics->impl().counter("mosaik_streams_producer_lagging_disconnects_total", lbl(opt.instance, label))) {}
 
 void ProducerImpl::start() {
   kick = std::make_unique<detail::Signal>(core.io.get_executor());
@@ -54,12 +86,14 @@ void ProducerImpl::start() {
 }
 
 void ProducerImpl::drop_sub(Link* l) {
-  if (subs.erase(l)) {
-    std::lock_guard lk(mu);
-    consumers_w.set(subs.size());
-    cv.notify_all();
-  }
-  core.metrics->impl().gauge("mosaik_streams_producer_consumers", lbl(core, label)).Set(static_cast<double>(subs.size()));
+  auto it = subs.find(l);
+  if (it == subs.end()) return;
+  if (it->second.expiry) it->second.expiry->cancel();
+  subs.erase(it);
+  m_consumers.Decrement();
+  std::lock_guard lk(mu);
+  consumers_w.set(subs.size());
+  cv.notify_all();
 }
 
 void ProducerImpl::accept(std::shared_ptr<Link> link) {
@@ -85,16 +119,7 @@ void ProducerImpl::accept(std::shared_ptr<Link> link) {
   link->send(FrameType::StartStream, {});
   Sub s;
   s.link = link;
-  if (expiry) {
-    s.expiry = std::make_shared<asio::steady_timer>(core.io);
-    auto d = *expiry - core.clock->now();
-    s.expiry->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(d));
-    std::weak_ptr<Link> wl = link;
-    s.expiry->async_wait([wl](std::error_code ec) {
-      if (ec) return;
-      if (auto l = wl.lock()) l->close(CloseCode::NotAllowed, "unauthorized (ticket expired)");
-    });
-  }
+  arm_expiry(core, s.expiry, expiry, link, label);  // earliest expiry of the consumer's tickets
   std::weak_ptr<ProducerImpl> weak = shared_from_this();
   link->set_on_drain([weak, l = link.get()] {
     if (auto p = weak.lock()) {
@@ -104,12 +129,12 @@ void ProducerImpl::accept(std::shared_ptr<Link> link) {
   });
   s.last_drain = std::chrono::steady_clock::now();
   subs[link.get()] = std::move(s);
+  m_consumers.Increment();
   {
     std::lock_guard lk(mu);
     consumers_w.set(subs.size());
     cv.notify_all();
   }
-  core.metrics->impl().gauge("mosaik_streams_producer_consumers", lbl(core, label)).Set(static_cast<double>(subs.size()));
   MLOG_DEBUG(kStr, "consumer subscribed: stream={} peer={}…", label, link->remote.short_hex());
   // Watch the link: consumers send nothing but Close; any read result ends the subscription.
   asio::co_spawn(
@@ -117,8 +142,6 @@ void ProducerImpl::accept(std::shared_ptr<Link> link) {
       [self = shared_from_this(), link]() -> asio::awaitable<void> {
         auto f = co_await link->read_frame();
         (void)f;
-        if (auto it = self->subs.find(link.get()); it != self->subs.end() && it->second.expiry)
-          it->second.expiry->cancel();
         self->drop_sub(link.get());
         self->kick->notify();
       },
@@ -132,17 +155,23 @@ void ProducerImpl::revalidate(const PeerId& peer) {
     if (auto* e = core.discovery->catalog.find(peer)) entry = e->entry;
   }
   for (auto& [l, s] : subs) {
-    if (s.link->remote != peer) continue;
+    if (s.link->remote != peer || s.link->closing()) continue;
     std::string why = "peer left the catalog";
-    if (!entry || !check_peer(core, opt.tickets, opt.require, *entry, &why, nullptr))
+    std::optional<SysTime> expiry;
+    if (!entry || !check_peer(core, opt.tickets, opt.require, *entry, &why, &expiry)) {
+      if (s.expiry) s.expiry->cancel();
       s.link->close(CloseCode::NotAllowed, why);
+      continue;
+    }
+    // Validators re-run on every update of the entry: a renewed ticket moves the disconnect.
+    if (!opt.tickets.empty()) arm_expiry(core, s.expiry, expiry, s.link, label);
   }
 }
 
 void ProducerImpl::cut_lagging(Sub& s, const char* why) {
   auto link = s.link;
   ++lagging;
-  core.metrics->impl().counter("mosaik_streams_producer_lagging_disconnects_total", lbl(core, label)).Increment();
+  m_lagging.Increment();
   MLOG_WARN(kStr, "consumer too slow: stream={} peer={}… queue={} ({}); disconnecting", label, link->remote.short_hex(),
             link->queued(), why);
   if (s.expiry) s.expiry->cancel();
@@ -230,7 +259,7 @@ asio::awaitable<void> ProducerImpl::pump() {
       if (!s.full_since) s.full_since = now;
       if (!opt.disconnect_lagging) {
         ++dropped;
-        core.metrics->impl().counter("mosaik_streams_producer_items_dropped_total", lbl(core, label)).Increment();
+        m_dropped.Increment();
         continue;
       }
       // Within the grace the item is kept for it beyond its queue (the lag allowance, at most
@@ -260,7 +289,7 @@ asio::awaitable<void> ProducerImpl::pump() {
     }
     ++items_sent;
     bytes_sent += frame->size() - 5;
-    core.metrics->impl().counter("mosaik_streams_producer_items_sent_total", lbl(core, label)).Increment();
+    m_sent.Increment();
   }
 }
 
@@ -275,6 +304,7 @@ void ProducerImpl::close_all() {
     if (s.expiry) s.expiry->cancel();
     s.link->close(CloseCode::GracefulShutdown, "producer closed");
   }
+  m_consumers.Decrement(static_cast<double>(subs.size()));
   subs.clear();
   std::lock_guard lk(mu);
   consumers_w.set(0);
@@ -284,7 +314,22 @@ void ProducerImpl::close_all() {
 // Consumer
 
 ConsumerImpl::ConsumerImpl(detail::Core& c, StreamId i, ConsumerOptions o)
-    : core(c), id(i), opt(std::move(o)), label(i.short_hex()) {}
+    : core(c),
+      id(i),
+      opt(std::move(o)),
+      label(stream_label(i, opt.label)),
+      metrics(c.metrics),
+      m_subs(metrics->impl().gauge("mosaik_streams_consumer_subscriptions", lbl(opt.instance, label))),
+      m_items_buffered(metrics->impl().gauge("mosaik_streams_consumer_buffer_items", lbl(opt.instance, label))),
+      m_capacity(metrics->impl().gauge("mosaik_streams_consumer_buffer_capacity", lbl(opt.instance, label))),
+      m_items(metrics->impl().counter("mosaik_streams_consumer_items_received_total", lbl(opt.instance, label))),
+      m_bytes(metrics->impl().counter("mosaik_streams_consumer_bytes_received_total", lbl(opt.instance, label))),
+      m_backpressure(
+          metrics->impl().counter("mosaik_streams_consumer_backpressure_seconds_total", lbl(opt.instance, label))) {
+  m_capacity.Set(static_cast<double>(opt.buffer_size));
+}
+
+ConsumerImpl::~ConsumerImpl() { m_items_buffered.Decrement(static_cast<double>(buf.size())); }
 
 bool ConsumerImpl::try_reserve() {
   std::lock_guard lk(mu);
@@ -293,8 +338,20 @@ bool ConsumerImpl::try_reserve() {
   return true;
 }
 
-bool ConsumerImpl::passes(const PeerEntry& e, std::string* why) {
-  return check_peer(core, opt.tickets, opt.require, e, why, nullptr);
+void ConsumerImpl::bp_accrue_locked(std::chrono::steady_clock::time_point now) {
+  if (!bp_waiters || now <= bp_mark) return;
+  double d = std::chrono::duration<double>(now - bp_mark).count();
+  bp_mark = now;
+  backpressure_s += d;
+  m_backpressure.Increment(d);
+}
+
+void ConsumerImpl::credit_notify() {
+  for (auto* t : credit_waiters) t->cancel();
+}
+
+bool ConsumerImpl::passes(const PeerEntry& e, std::string* why, std::optional<SysTime>* expiry) {
+  return check_peer(core, opt.tickets, opt.require, e, why, expiry);
 }
 
 void ConsumerImpl::reconcile() {
@@ -308,11 +365,17 @@ void ConsumerImpl::reconcile() {
   std::vector<PeerId> to_start;
   std::unique_lock lk(mu);
   for (auto& [p, s] : subs) {
+    if (!s.running) continue;
     auto it = producers.find(p);
     std::string why;
-    if (s.running && (it == producers.end() || !passes(it->second, &why))) {
+    std::optional<SysTime> expiry;
+    if (it == producers.end() || !passes(it->second, &why, &expiry)) {
       s.stop = true;
+      if (s.expiry) s.expiry->cancel();
       if (s.link) s.link->close(CloseCode::NotAllowed, it == producers.end() ? "producer gone" : why);
+    } else if (s.link && s.state == ChannelState::Connected && !opt.tickets.empty()) {
+      // Validators re-run on every update of the entry: a renewed ticket moves the disconnect.
+      arm_expiry(core, s.expiry, expiry, s.link, label);
     }
   }
   for (auto& [p, e] : producers) {
@@ -320,7 +383,13 @@ void ConsumerImpl::reconcile() {
     if (s.running) continue;
     auto version = std::pair(e.start_ms, e.update_ms);
     if (s.terminal && s.terminal_version == version) continue;
-    if (!passes(e, nullptr)) continue;
+    if (!passes(e, nullptr)) {
+      // Checked (and a rejection counted) once per version of that entry, not on every event.
+      s.state = ChannelState::Terminated;
+      s.terminal = true;
+      s.terminal_version = version;
+      continue;
+    }
     s.running = true;
     s.stop = false;
     s.terminal = false;
@@ -353,6 +422,9 @@ asio::awaitable<void> ConsumerImpl::run_sub(PeerId peer) {
     }
     if (!entry || !entry->streams.count(id)) break;
     version = {entry->start_ms, entry->update_ms};
+    // Not re-subscribing to a producer that no longer passes (e.g. its ticket expired while
+    // connected): re-armed by the next catalog change of that peer.
+    if (!passes(*entry, nullptr)) break;
     std::shared_ptr<Link> link;
     std::optional<Error> err;
     for (const auto& a : entry->addrs) {
@@ -380,27 +452,27 @@ asio::awaitable<void> ConsumerImpl::run_sub(PeerId peer) {
         err = Error{ErrorKind::Protocol, "expected StartStream", 0, {}, {}};
       } else {
         was_connected = true;
+        // Ticket expiry of the producer's entry (the current one: it may have been renewed
+        // while dialing); reconcile() re-arms it on every update of that entry.
+        std::optional<SysTime> expiry;
+        if (!opt.tickets.empty()) {
+          std::lock_guard lk(core.discovery->mu);
+          if (auto* e = core.discovery->catalog.find(peer)) entry = e->entry;
+        }
         {
           std::lock_guard lk(mu);
-          subs[peer].state = ChannelState::Connected;
-        }
-        producers_w.modify([](std::size_t& n) { ++n; });
-        core.metrics->impl().gauge("mosaik_streams_consumer_subscriptions", lbl(core, label)).Increment();
-        MLOG_DEBUG(kStr, "subscribed: stream={} producer={}…", label, peer.short_hex());
-        // Ticket expiry of the producer's entry.
-        std::shared_ptr<asio::steady_timer> expiry;
-        if (!opt.tickets.empty()) {
-          auto r = validate_tickets(*entry, opt.tickets, core.clock->now());
-          if (r && r->at) {
-            expiry = std::make_shared<asio::steady_timer>(core.io);
-            expiry->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(*r->at - core.clock->now()));
-            std::weak_ptr<Link> wl = link;
-            expiry->async_wait([wl](std::error_code ec) {
-              if (ec) return;
-              if (auto l = wl.lock()) l->close(CloseCode::NotAllowed, "unauthorized (ticket expired)");
-            });
+          auto& s = subs[peer];
+          s.state = ChannelState::Connected;
+          std::string why;
+          if (!opt.tickets.empty()) {
+            if (passes(*entry, &why, &expiry)) arm_expiry(core, s.expiry, expiry, link, label);
+            else link->close(CloseCode::NotAllowed, why);
           }
         }
+        m_subs.Increment();  // before the watch: a waiter on producers() sees the gauge too
+        producers_w.modify([](std::size_t& n) { ++n; });
+        MLOG_DEBUG(kStr, "subscribed: stream={} producer={}…", label, peer.short_hex());
+        asio::steady_timer credit_timer(core.io);
         while (true) {
           auto len = co_await link->read_header();
           if (!len) {
@@ -408,16 +480,38 @@ asio::awaitable<void> ConsumerImpl::run_sub(PeerId peer) {
             break;
           }
           if (!try_reserve()) {
-            auto t0 = std::chrono::steady_clock::now();
-            while (!try_reserve() && !closed && !link->closing())
-              co_await credit->wait(std::chrono::steady_clock::now() + std::chrono::milliseconds(200));
-            double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            backpressure_s = backpressure_s + waited;
-            core.metrics->impl().counter("mosaik_streams_consumer_backpressure_seconds_total", lbl(core, label)).Increment(waited);
-            if (closed || link->closing()) {
-              // Reservation may have succeeded in the last check: return it.
-              break;
+            // The shared buffer is full: stop reading this producer (TCP pushes back) until a
+            // slot frees up; the time counts as backpressure.
+            using Clock = std::chrono::steady_clock;
+            {
+              std::lock_guard lk(mu);
+              if (bp_waiters++ == 0) bp_mark = Clock::now();
             }
+            bool got = false;
+            while (true) {
+              if (try_reserve()) {
+                got = true;
+                break;
+              }
+              if (is_closed() || link->closing()) break;
+              credit_timer.expires_after(std::chrono::milliseconds(200));
+              credit_waiters.insert(&credit_timer);
+              struct Unlist {
+                std::set<asio::steady_timer*>& set;
+                asio::steady_timer* t;
+                ~Unlist() { set.erase(t); }
+              } unlist{credit_waiters, &credit_timer};
+              std::error_code ec;
+              co_await credit_timer.async_wait(asio::redirect_error(use_awaitable, ec));
+              std::lock_guard lk(mu);
+              bp_accrue_locked(Clock::now());
+            }
+            {
+              std::lock_guard lk(mu);
+              bp_accrue_locked(Clock::now());
+              --bp_waiters;
+            }
+            if (!got) break;  // closing: nothing reserved
           }
           auto body = co_await link->read_body(*len);
           if (!body) {
@@ -436,23 +530,27 @@ asio::awaitable<void> ConsumerImpl::run_sub(PeerId peer) {
             break;
           }
           std::size_t n = body->payload.size();
+          // Counted before the item becomes visible: a reader never sees more than the stats.
+          ++items;
+          bytes += n;
+          m_items.Increment();
+          m_bytes.Increment(static_cast<double>(n));
           {
             std::lock_guard lk(mu);
             --reserved;
             buf.emplace_back(peer, std::move(body->payload));
+            m_items_buffered.Increment();
             cv.notify_one();
           }
-          ++items;
-          bytes += n;
-          core.metrics->impl().counter("mosaik_streams_consumer_items_received_total", lbl(core, label)).Increment();
-          core.metrics->impl().counter("mosaik_streams_consumer_bytes_received_total", lbl(core, label)).Increment(static_cast<double>(n));
         }
-        if (expiry) expiry->cancel();
+        m_subs.Decrement();
         producers_w.modify([](std::size_t& n) { --n; });
-        core.metrics->impl().gauge("mosaik_streams_consumer_subscriptions", lbl(core, label)).Decrement();
         std::lock_guard lk(mu);
-        subs[peer].state = ChannelState::Connecting;
-        subs[peer].link.reset();
+        auto& s = subs[peer];
+        if (s.expiry) s.expiry->cancel();
+        s.expiry.reset();
+        s.state = ChannelState::Connecting;
+        s.link.reset();
       }
     }
     if (sub_stop() || core.stopping) break;
@@ -504,10 +602,11 @@ void ConsumerImpl::close_all() {
     cv.notify_all();
     for (auto& [p, s] : subs) {
       s.stop = true;
+      if (s.expiry) s.expiry->cancel();
       if (s.link) s.link->close(CloseCode::GracefulShutdown, "consumer closed");
     }
   }
-  if (credit) credit->notify();
+  credit_notify();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -625,10 +724,11 @@ std::optional<std::pair<PeerId, Bytes>> RawConsumer::recv(std::chrono::milliseco
     was_full = c.buf.size() + c.reserved >= c.opt.buffer_size;
     out = std::move(c.buf.front());
     c.buf.pop_front();
+    c.m_items_buffered.Decrement();
   }
   if (was_full)
     asio::post(c.core.io, [w = std::weak_ptr<streams::ConsumerImpl>(impl_)] {
-      if (auto s = w.lock()) s->credit->notify();
+      if (auto s = w.lock()) s->credit_notify();
     });
   return out;
 }
@@ -644,8 +744,11 @@ ConsumerStats RawConsumer::stats() const {
   s.too_slow = impl_->too_slow;
   s.reconnects = impl_->reconnects;
   s.producers = impl_->producers_w.get();
-  s.backpressure_seconds = impl_->backpressure_s;
   std::lock_guard lk(impl_->mu);
+  s.backpressure_seconds = impl_->backpressure_s;
+  if (impl_->bp_waiters)  // the episode in progress, not yet accrued
+    s.backpressure_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - impl_->bp_mark).count();
   s.buffered = impl_->buf.size();
   s.capacity = impl_->opt.buffer_size;
   return s;
@@ -676,10 +779,7 @@ RawConsumer Streams::raw_consumer(StreamId id, streams::ConsumerOptions options)
   auto* s = impl_;
   auto& core = s->core;
   auto c = std::make_shared<streams::ConsumerImpl>(core, id, std::move(options));
-  core.metrics->impl().gauge("mosaik_streams_consumer_buffer_capacity", {{"network", core.net_label}, {"stream", c->label}})
-      .Set(static_cast<double>(c->opt.buffer_size));
   core.run_sync([&] {
-    c->credit = std::make_unique<detail::Signal>(core.io.get_executor());
     s->consumers.push_back(c);
     c->reconcile();
   });

@@ -125,6 +125,12 @@ class ProducerBuilder {
   ProducerBuilder& max_consumers(std::size_t n) { o_.max_consumers = n; return *this; }
   ProducerBuilder& require_ticket(std::shared_ptr<const TicketValidator> v) { o_.tickets.push_back(std::move(v)); return *this; }
   ProducerBuilder& require(streams::Require r) { o_.require = std::move(r); return *this; }
+  /// Labels of this producer's metrics: {instance, stream} (operations.md §7.2).
+  ProducerBuilder& with_metrics_label(std::string instance, std::string stream) {
+    o_.instance = std::move(instance);
+    o_.label = std::move(stream);
+    return *this;
+  }
   Producer<D> build();
   const streams::ProducerOptions& options() const { return o_; }
 
@@ -142,7 +148,14 @@ class ConsumerBuilder {
   ConsumerBuilder& online_when_min_producers(std::size_t n) { o_.min_producers = n; return *this; }
   ConsumerBuilder& require_ticket(std::shared_ptr<const TicketValidator> v) { o_.tickets.push_back(std::move(v)); return *this; }
   ConsumerBuilder& require(streams::Require r) { o_.require = std::move(r); return *this; }
+  /// Labels of this consumer's metrics: {instance, stream} (operations.md §7.2).
+  ConsumerBuilder& with_metrics_label(std::string instance, std::string stream) {
+    o_.instance = std::move(instance);
+    o_.label = std::move(stream);
+    return *this;
+  }
   Consumer<D> build();
+  const streams::ConsumerOptions& options() const { return o_; }
 
  private:
   Streams& s_;
