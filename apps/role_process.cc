@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "proto/hex.h"
+#include "proto/params.h"
 
 namespace zipnet::apps {
 
@@ -21,6 +22,64 @@ struct RoleProcess::HealthSlot {
   std::mutex mu;
   std::function<std::pair<int, std::string>()> fn;
 };
+
+struct RoleProcess::StatusSlot {
+  std::mutex mu;  // held while fn runs: set_status({}) waits for a request in progress
+  std::function<std::string()> fn;
+};
+
+bool fault_injection_compiled_in() {
+#ifdef ZIPNET_FAULT_INJECTION
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::optional<ConfigError> refuse_fault_injection(const EnvFn& env, bool compiled_in) {
+  if (compiled_in) return std::nullopt;
+  for (const char* var : kFaultInjectionVars)
+    if (env(var)) return ConfigError{var, "fault injection is not compiled in"};
+  return std::nullopt;
+}
+
+tl::expected<std::chrono::milliseconds, std::string> parse_signed_duration(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && s.front() == '\t') s.remove_prefix(1);
+  bool negative = false;
+  // A '+' sent unencoded in a query string arrives as a space.
+  if (!s.empty() && (s.front() == '+' || s.front() == '-' || s.front() == ' ')) {
+    negative = s.front() == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty() || s.front() < '0' || s.front() > '9')
+    return tl::unexpected("expected a signed duration like +60s, -8s or 0, got '" + std::string(s) + "'");
+  auto d = parse_duration(s);
+  if (!d) return tl::unexpected(d.error());
+  return negative ? -*d : *d;
+}
+
+tl::expected<std::vector<std::string>, std::string> parse_peer_prefixes(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    auto comma = s.find(',', pos);
+    auto item = s.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) {
+      std::string p(item);
+      for (auto& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      if (p.size() > 64 || p.find_first_not_of("0123456789abcdef") != std::string::npos)
+        return tl::unexpected("expected a comma list of PeerId hex prefixes (1 to 64 hex each), got '" +
+                              std::string(item) + "'");
+      out.push_back(std::move(p));
+    }
+    if (comma == std::string_view::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
 
 void add_instance_options(ConfigLoader& l) {
   l.add({"ZIPNET_INSTANCE", "instance", "instance name, e.g. acme.mainnet (required)", false, false, false});
@@ -62,13 +121,52 @@ tl::expected<proto::Secret32, std::string> load_or_create_node_key(const fs::pat
   return seed;
 }
 
+#ifdef ZIPNET_FAULT_INJECTION
+/// POST /debug/clock?offset=<dur> and /debug/block?peers=<ids> (operations.md §3.5): compiled
+/// only into fault-injection builds, served only when ZIPNET_METRICS is set.
+void add_debug_routes(mosaik::MetricsServer::Routes& routes, std::shared_ptr<mosaik::Network> net) {
+  routes.post["/debug/clock"] = [net](const mosaik::MetricsServer::Params& q) -> std::pair<int, std::string> {
+    auto it = q.find("offset");
+    if (it == q.end()) return {400, "missing offset=<signed duration>\n"};
+    auto d = parse_signed_duration(it->second);
+    if (!d) return {400, d.error() + "\n"};
+    net->set_clock_offset(*d);
+    return {200, "clock offset " + std::to_string(d->count()) + "ms\n"};
+  };
+  routes.post["/debug/block"] = [net](const mosaik::MetricsServer::Params& q) -> std::pair<int, std::string> {
+    auto it = q.find("peers");
+    if (it == q.end()) return {400, "missing peers=<comma list of PeerId prefixes> (empty heals)\n"};
+    auto list = parse_peer_prefixes(it->second);
+    if (!list) return {400, list.error() + "\n"};
+    if (auto r = net->set_blocked_peers(*list); !r) return {400, r.error().detail + "\n"};
+    return {200, list->empty() ? std::string("healed\n") : "blocked " + std::to_string(list->size()) + " prefixes\n"};
+  };
+}
+#endif
+
 }  // namespace
 
 tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigLoader& loader, const EnvFn& env,
                                                                  RoleSetup setup) {
-  (void)env;
   auto conf = load_common(loader);
   if (!conf) return tl::unexpected(config_fail(conf.error()));
+  if (auto e = refuse_fault_injection(env)) return tl::unexpected(config_fail(*e));
+  // Fault injection (operations.md §3.5): parsed before anything starts, applied to the
+  // Network's clock (before its first PeerEntry is stamped) and to its blocked-peer list.
+  std::optional<std::chrono::milliseconds> clock_offset;
+  std::optional<std::vector<std::string>> blocked;
+  if (fault_injection_compiled_in()) {
+    if (auto v = env("ZIPNET_DEBUG_CLOCK_OFFSET")) {
+      auto d = parse_signed_duration(*v);
+      if (!d) return tl::unexpected(config_fail({"ZIPNET_DEBUG_CLOCK_OFFSET", d.error()}));
+      clock_offset = *d;
+    }
+    if (auto v = env("ZIPNET_DEBUG_BLOCK_PEERS")) {
+      auto b = parse_peer_prefixes(*v);
+      if (!b) return tl::unexpected(config_fail({"ZIPNET_DEBUG_BLOCK_PEERS", b.error()}));
+      blocked = *b;
+    }
+  }
   auto instance = loader.raw("ZIPNET_INSTANCE");
   if (!instance || instance->empty())
     return tl::unexpected(config_fail({"ZIPNET_INSTANCE", "required (the instance name, e.g. acme.mainnet)"}));
@@ -93,6 +191,12 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
 
   p->metrics_ = mosaik::Metrics::process();
   conf->network.metrics = p->metrics_;
+  if (clock_offset) {
+    conf->network.clock = std::make_shared<mosaik::Clock>();
+    conf->network.clock->set_offset(*clock_offset);
+    log_warn("fault injection: clock offset " + std::to_string(clock_offset->count()) +
+             "ms (ZIPNET_DEBUG_CLOCK_OFFSET)");
+  }
   auto net = mosaik::Network::start(conf->network);
   if (!net) {
     auto& e = net.error();
@@ -102,6 +206,7 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
   }
   p->net_ = *net;
   auto& n = *p->net_;
+  if (blocked && !blocked->empty()) (void)n.set_blocked_peers(*blocked);  // validated above
 
   // node.json: the data dir belongs to one PeerId and one instance (operations.md §4).
   if (!p->data_dir_.empty()) {
@@ -132,13 +237,21 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
   }
 
   p->health_ = std::make_shared<HealthSlot>();
+  p->status_ = std::make_shared<StatusSlot>();
   if (!conf->metrics.empty()) {
     auto slot = p->health_;
-    auto s = mosaik::MetricsServer::start(conf->metrics, p->metrics_, [slot]() -> std::pair<int, std::string> {
+    mosaik::MetricsServer::Routes routes;
+    routes.health = [slot]() -> std::pair<int, std::string> {
       std::lock_guard lk(slot->mu);
       if (!slot->fn) return {503, "starting"};
       return slot->fn();
-    });
+    };
+    RoleProcess* self = p.get();  // the server is stopped before the RoleProcess goes away
+    routes.status = [self] { return self->status_json(); };
+#ifdef ZIPNET_FAULT_INJECTION
+    add_debug_routes(routes, p->net_);
+#endif
+    auto s = mosaik::MetricsServer::start(conf->metrics, p->metrics_, std::move(routes));
     if (!s) {
       log_error("cannot serve metrics: " + s.error().to_string());
       p->net_->shutdown();
@@ -164,6 +277,45 @@ RoleProcess::~RoleProcess() {
 void RoleProcess::set_health(std::function<std::pair<int, std::string>()> fn) {
   std::lock_guard lk(health_->mu);
   health_->fn = std::move(fn);
+}
+
+void RoleProcess::set_status(std::function<std::string()> fn) {
+  std::lock_guard lk(status_->mu);
+  status_->fn = std::move(fn);
+}
+
+std::string RoleProcess::status_json() const {
+  nlohmann::json j = nlohmann::json::object();
+  {
+    std::lock_guard lk(status_->mu);
+    if (status_->fn) {
+      auto text = status_->fn();
+      auto role = nlohmann::json::parse(text, nullptr, false);
+      if (role.is_object()) j = std::move(role);
+      else j["status_error"] = "role status is not a JSON object";
+    }
+  }
+  // The common fields (operations.md §6) win over anything a role put under the same name.
+  auto& n = *net_;
+  j["role"] = role_;
+  j["instance"] = instance_;
+  j["peer_id"] = n.id().hex();
+  j["network"] = n.network_id().hex();
+  j["listen"] = n.local_endpoints();
+  j["advertise"] = n.advertised();
+  j["protocol"] = n.discovery().local_entry().entry.protocol;
+  j["wire_version"] = proto::WIRE_VERSION;
+  j["discovery"] = {{"catalog_size", n.discovery().catalog_size()},
+                    {"bootstrapped", n.discovery().bootstrapped().get()}};
+  for (const char* key : {"lineage", "version", "committee", "live_round"})
+    if (!j.contains(key)) j[key] = nullptr;
+  // TDX is not wired into the roles yet: own quote expiry and collateral next_update unknown.
+  j["tdx"] = {{"quote_expires_at_ms", nullptr}, {"collateral_next_update_ms", nullptr}};
+  if (fault_injection_compiled_in())
+    j["fault_injection"] = {{"clock_offset_ms", n.clock().offset().count()}, {"blocked_peers", n.blocked_peers()}};
+  else
+    j["fault_injection"] = nullptr;
+  return j.dump();
 }
 
 void RoleProcess::wait_for_signal() {

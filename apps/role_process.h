@@ -1,8 +1,13 @@
 // The life cycle every long-running role shares (operations.md §1, §4, §5.2, §6): resolve the
 // common options plus ZIPNET_INSTANCE / ZIPNET_DATA_DIR, own the data dir (0700, node.key 0600
 // when no ZIPNET_SECRET, node.json checked: another peer_id or instance exits 2), start the
-// Network, serve /metrics + /healthz, print `zipnet up:` and `bootstrap hint:`, then block on
-// SIGINT/SIGTERM and report `shutting down` / `shutdown complete`. Roles plug in their worker.
+// Network, serve /metrics + /healthz + /status (common fields here, the role's own through
+// set_status), print `zipnet up:` and `bootstrap hint:`, then block on SIGINT/SIGTERM and
+// report `shutting down` / `shutdown complete`. Roles plug in their worker.
+//
+// Fault injection (§3.5): in builds with ZIPNET_FAULT_INJECTION it applies
+// ZIPNET_DEBUG_CLOCK_OFFSET / ZIPNET_DEBUG_BLOCK_PEERS and serves POST /debug/clock and
+// /debug/block next to /metrics; other builds refuse every ZIPNET_DEBUG_* variable (exit 2).
 #pragma once
 
 #include <filesystem>
@@ -41,6 +46,13 @@ class RoleProcess {
   std::shared_ptr<mosaik::Metrics> metrics() const { return metrics_; }
   /// /healthz answer (status, body); default 503 "starting".
   void set_health(std::function<std::pair<int, std::string>()> fn);
+  /// The role's /status fields: a JSON object as text (the roles' status_json()), merged under
+  /// the common fields (role, instance, peer_id, network, listen, …). Unset: common fields
+  /// only. Clear it (set_status({})) before stopping the role: the call waits for a request
+  /// in progress.
+  void set_status(std::function<std::string()> fn);
+  /// The /status document (also what the HTTP endpoint serves).
+  std::string status_json() const;
   /// Blocks until SIGINT/SIGTERM; logs `shutting down: signal=…` and starts the shutdown clock.
   void wait_for_signal();
   /// Shuts the network down and logs `shutdown complete in <ms>ms`.
@@ -55,6 +67,8 @@ class RoleProcess {
   std::unique_ptr<mosaik::MetricsServer> http_;
   struct HealthSlot;
   std::shared_ptr<HealthSlot> health_;
+  struct StatusSlot;
+  std::shared_ptr<StatusSlot> status_;
   std::chrono::steady_clock::time_point shutdown_t0_{};
 };
 
@@ -64,5 +78,20 @@ void block_termination_signals();
 
 /// Fails with a configuration error line (logged) and returns kExitConfig.
 int config_fail(const ConfigError& e);
+
+/// The fault-injection variables of operations.md §3.5 that a build without
+/// ZIPNET_FAULT_INJECTION refuses (`<VAR>: fault injection is not compiled in`, exit 2).
+inline constexpr const char* kFaultInjectionVars[] = {"ZIPNET_DEBUG_CLOCK_OFFSET", "ZIPNET_DEBUG_BLOCK_PEERS",
+                                                      "ZIPNET_DEBUG_SKIP_SERVER_BUNDLE",
+                                                      "ZIPNET_DEBUG_CLIENT_DH_SECRET"};
+/// Whether this binary was built with ZIPNET_FAULT_INJECTION.
+bool fault_injection_compiled_in();
+/// Without fault injection: the error for the first §3.5 variable set in `env`; else nullopt.
+std::optional<ConfigError> refuse_fault_injection(const EnvFn& env, bool compiled_in = fault_injection_compiled_in());
+/// A signed duration for ZIPNET_DEBUG_CLOCK_OFFSET / /debug/clock: `+60s`, `-8s`, `0`, `1500ms`
+/// (no sign = positive; units as parse_duration).
+tl::expected<std::chrono::milliseconds, std::string> parse_signed_duration(std::string_view s);
+/// A comma list of PeerId hex prefixes (1–64 hex each; empty entries ignored; "" = none).
+tl::expected<std::vector<std::string>, std::string> parse_peer_prefixes(std::string_view s);
 
 }  // namespace zipnet::apps

@@ -1,3 +1,6 @@
+// Metrics (the prometheus-cpp registry wrapper) and MetricsServer, the cpp-httplib endpoint
+// of ZIPNET_METRICS (operations.md §6): /metrics, /healthz, /status from a provider, and the
+// POST routes the caller registers (fault-injection /debug/*). Handlers run on httplib's pool.
 #include <httplib.h>
 #include <prometheus/text_serializer.h>
 
@@ -60,6 +63,14 @@ std::string MetricsServer::bound_address() const {
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& addr,
                                                             std::shared_ptr<Metrics> metrics,
                                                             Health health) {
+  Routes r;
+  r.health = std::move(health);
+  return start(addr, std::move(metrics), std::move(r));
+}
+
+Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& addr,
+                                                            std::shared_ptr<Metrics> metrics,
+                                                            Routes routes) {
   auto colon = addr.rfind(':');
   if (colon == std::string::npos) return make_error(ErrorKind::Config, "expected host:port, got '" + addr + "'");
   auto impl = std::make_unique<Impl>();
@@ -74,11 +85,43 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& a
   impl->server.Get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics->serialize(), "text/plain; version=0.0.4");
   });
-  impl->server.Get("/healthz", [health](const httplib::Request&, httplib::Response& res) {
+  impl->server.Get("/healthz", [health = routes.health](const httplib::Request&, httplib::Response& res) {
     auto [status, body] = health ? health() : std::pair<int, std::string>{200, "ok"};
     res.status = status;
     res.set_content(body, "text/plain");
   });
+  if (routes.status) {
+    impl->server.Get("/status", [status = routes.status](const httplib::Request&, httplib::Response& res) {
+      res.set_content(status(), "application/json");
+    });
+  }
+  auto run_post = [](const Post& handler, const httplib::Request& req, httplib::Response& res) {
+    Params params;
+    for (const auto& [k, v] : req.params) params.emplace(k, v);  // emplace keeps the first
+    auto [status, body] = handler(params);
+    res.status = status;
+    res.set_content(body, "text/plain");
+  };
+  for (auto& [path, handler] : routes.post) {
+    impl->server.Post(path, [run_post, handler = handler](const httplib::Request& req, httplib::Response& res) {
+      run_post(handler, req, res);
+    });
+  }
+  if (!routes.post.empty()) {
+    // A bodiless POST without Content-Length (`curl -X POST …`): httplib would wait for EOF to
+    // read a body and answer 400 on the keep-alive timeout. The routes take only query
+    // parameters, so such a request is answered before httplib reads anything.
+    impl->server.set_pre_routing_handler(
+        [run_post, post = routes.post](const httplib::Request& req, httplib::Response& res) {
+          using R = httplib::Server::HandlerResponse;
+          if (req.method != "POST" || req.has_header("Content-Length") || req.has_header("Transfer-Encoding"))
+            return R::Unhandled;
+          auto it = post.find(req.path);
+          if (it == post.end()) return R::Unhandled;
+          run_post(it->second, req, res);
+          return R::Handled;
+        });
+  }
   if (port == 0) {
     impl->port = impl->server.bind_to_any_port(impl->host);
     if (impl->port < 0) return make_error(ErrorKind::Io, "cannot bind metrics on " + addr);

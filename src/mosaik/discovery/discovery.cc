@@ -79,6 +79,21 @@ void Discovery::Impl::publish_local() {
   send_all(FrameType::Announce, discovery::AnnounceMsg::encode(local));
 }
 
+void Discovery::Impl::clock_changed(bool went_back) {
+  if (stopped) return;
+  if (!went_back) return publish_local();
+  std::int64_t now = core.clock->now_ms();
+  {
+    std::lock_guard lk(mu);
+    auto e = local.entry;
+    e.start_ms = std::max(now, e.start_ms + 1);
+    e.update_ms = now;
+    local = SignedPeerEntry::sign(std::move(e), core.key);
+    catalog.set_local(local);
+  }
+  send_all(FrameType::Announce, discovery::AnnounceMsg::encode(local));
+}
+
 void Discovery::Impl::count_reject(const SignedPeerEntry& e, const discovery::UpsertResult& r) {
   core.metrics->impl()
       .counter("mosaik_discovery_entries_rejected_total", {{"network", core.net_label}, {"reason", r.reason}})

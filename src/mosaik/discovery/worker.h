@@ -49,6 +49,12 @@ struct Discovery::Impl {
   // network thread
   void start();
   void publish_local();
+  /// The wall clock was changed on purpose (Network::set_clock_offset): re-stamps and
+  /// announces the local entry now. When it went back, the version restarts at `now` as in
+  /// the clock-stepped-back rule of substrate.md §5.1, but never at or below a version already
+  /// published (start_ms = max(now, start_ms + 1)): a node that ran for less than the step
+  /// would otherwise publish an entry every peer ignores as older until the old one is purged.
+  void clock_changed(bool went_back);
   void send_all(transport::FrameType type, const Bytes& payload, const detail::Link* except = nullptr);
   void run_link(std::shared_ptr<detail::Link> link);
   asio::awaitable<void> link_loop(std::shared_ptr<detail::Link> link);

@@ -302,6 +302,7 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
     g.has_leader = engine && last.has_leader();
     if (auto l = leader_peer(); l && engine) g.leader = *l;
     g.term = last.term;
+    g.last_index = last.last_index;
     g.commit_index = last.commit_index;
     g.applied_index = last.applied_index;
     g.voters = last.voters();

@@ -111,6 +111,7 @@ struct GroupState {
   bool has_leader = false;
   PeerId leader;               // zero when none
   std::uint64_t term = 0;
+  std::uint64_t last_index = 0;  // of the local log (/status raft.last_index)
   std::uint64_t commit_index = 0;
   std::uint64_t applied_index = 0;
   std::size_t voters = 0;

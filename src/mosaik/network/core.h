@@ -6,6 +6,7 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include <atomic>
 #include <deque>
 #include <future>
 #include <map>
@@ -123,9 +124,18 @@ struct Core : std::enable_shared_from_this<Core> {
   std::shared_ptr<Clock> clock;
   std::shared_ptr<Metrics> metrics;
 
+  // Fault injection (operations.md §3.5, Network::set_blocked_peers): lowercase PeerId hex
+  // prefixes whose links are refused. Written from any thread, read on the network thread.
+  mutable std::mutex blocked_mu;
+  std::vector<std::string> blocked;
+  std::atomic<bool> any_blocked{false};
+  /// True when `p` matches a blocked prefix (cheap when nothing is blocked).
+  bool is_blocked(const PeerId& p) const;
+
   std::set<Link*> links;  // every live link (shutdown closes them); outlives io
   Watch<std::size_t> link_count{0};
   bool stopping = false;
+  std::atomic<bool> down{false};  // set when shutdown() finished (any thread may read)
 
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;

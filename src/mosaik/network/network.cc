@@ -247,6 +247,15 @@ prometheus::Gauge& Core::active(const std::string& a) {
   return metrics->impl().gauge("mosaik_network_connections_active", {{"network", net_label}, {"protocol", a}});
 }
 
+bool Core::is_blocked(const PeerId& p) const {
+  if (!any_blocked.load(std::memory_order_acquire)) return false;
+  auto hex = p.hex();
+  std::lock_guard lk(blocked_mu);
+  for (const auto& prefix : blocked)
+    if (hex.compare(0, prefix.size(), prefix) == 0) return true;
+  return false;
+}
+
 std::chrono::milliseconds Core::jitter(std::chrono::milliseconds d, double j) {
   std::uniform_real_distribution<double> u(1.0 - j, 1.0 + j);
   return std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(d.count()) * u(rng)));
@@ -291,6 +300,9 @@ Error wrong_universe(const NetworkId& remote, const NetworkId& local) {
 asio::awaitable<Result<std::shared_ptr<Link>>> Core::dial(tcp::endpoint ep, std::optional<PeerId> expect,
                                                           std::string alpn_name, Bytes channel) {
   if (stopping) co_return make_error(ErrorKind::Shutdown, "network shutting down");
+  if (expect && is_blocked(*expect))
+    co_return make_error(ErrorKind::Io, "connect to " + expect->short_hex() + "… at " + to_string(ep) +
+                                            ": blocked (fault injection)");
   auto link = std::make_shared<Link>(*this, tcp::socket(io), true);
   link->alpn = alpn_name;
   link->channel = channel;
@@ -328,6 +340,11 @@ asio::awaitable<Result<std::shared_ptr<Link>>> Core::dial(tcp::endpoint ep, std:
     co_return make_error(ErrorKind::Tls, "no Ed25519 peer certificate from " + to_string(ep));
   }
   link->remote = *rid;
+  if (is_blocked(*rid)) {
+    link->abort();
+    co_return make_error(ErrorKind::Io, "connect to " + rid->short_hex() + "… at " + to_string(ep) +
+                                            ": blocked (fault injection)");
+  }
   if (expect && *expect != *rid) {
     count_handshake_failure("unknown_peer");
     MLOG_WARN(kNet, "unexpected peer at {}: expected={}… got={}…", to_string(ep), expect->short_hex(), rid->short_hex());
@@ -401,6 +418,11 @@ asio::awaitable<void> Core::handle_inbound(tcp::socket sock) {
     co_return;
   }
   link->remote = *rid;
+  if (is_blocked(*rid)) {  // fault injection: dropped like a partitioned peer (no Close frame)
+    MLOG_DEBUG(kNet, "inbound link from {}… refused: blocked (fault injection)", rid->short_hex());
+    link->abort();
+    co_return;
+  }
   auto f = co_await link->read_frame();
   wd.disarm();
   if (!f) {
@@ -580,7 +602,74 @@ void Network::shutdown() {
   c.work.reset();
   c.io.stop();
   c.thread.join();
+  c.down = true;
   MLOG_INFO(detail::kNet, "network down: peer={}…", c.id.short_hex());
+}
+
+bool Network::is_down() const { return core_->down.load(); }
+
+namespace {
+/// Runs `fn` on the network thread and waits for it, at most 5 s: unlike Core::run_sync it
+/// cannot hang a caller (an HTTP handler) when the io_context has already stopped. `fn` gets a
+/// raw Core pointer: the handler is owned by the Core's io_context, so it runs while the Core
+/// lives or is destroyed unrun with it.
+template <class F>
+void post_and_wait(detail::Core* c, F fn) {
+  auto done = std::make_shared<std::promise<void>>();
+  auto fut = done->get_future();
+  asio::post(c->io, [fn = std::move(fn), done]() mutable {
+    fn();
+    done->set_value();
+  });
+  fut.wait_for(std::chrono::seconds(5));
+}
+}  // namespace
+
+Result<void> Network::set_blocked_peers(std::vector<std::string> prefixes) {
+  std::vector<std::string> clean;
+  for (auto p : prefixes) {
+    for (auto& ch : p) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (p.empty()) continue;  // "a,,b" and a trailing comma
+    bool hex = p.size() <= 64 && p.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hex) return make_error(ErrorKind::Config, "bad peer id prefix '" + p + "' (expected 1 to 64 hex digits)");
+    clean.push_back(std::move(p));
+  }
+  auto c = core_;
+  {
+    std::lock_guard lk(c->blocked_mu);
+    c->blocked = clean;
+    c->any_blocked.store(!clean.empty(), std::memory_order_release);
+  }
+  std::string list;
+  for (const auto& p : clean) list += (list.empty() ? "" : ",") + p;
+  if (clean.empty()) MLOG_WARN(detail::kNet, "fault injection: peer blocks lifted");
+  else MLOG_WARN(detail::kNet, "fault injection: blocking peers={}", list);
+  // Links already open to a newly blocked peer are cut (abort: no Close frame, like a partition).
+  post_and_wait(c.get(), [c = c.get()] {
+    std::vector<detail::Link*> cut;
+    for (auto* l : c->links)
+      if (l->remote != PeerId{} && c->is_blocked(l->remote)) cut.push_back(l);
+    for (auto* l : cut) {
+      MLOG_DEBUG(detail::kNet, "closing link to {}… ({}): blocked (fault injection)", l->remote.short_hex(), l->alpn);
+      l->abort();
+    }
+  });
+  return {};
+}
+
+std::vector<std::string> Network::blocked_peers() const {
+  std::lock_guard lk(core_->blocked_mu);
+  return core_->blocked;
+}
+
+void Network::set_clock_offset(std::chrono::milliseconds offset) {
+  auto old = core_->clock->offset();
+  core_->clock->set_offset(offset);
+  MLOG_WARN(detail::kNet, "fault injection: clock offset {}ms (was {}ms)", offset.count(), old.count());
+  // Re-stamp the local entry now rather than at the next announce (substrate.md §5.1).
+  post_and_wait(core_.get(), [c = core_.get(), back = offset < old] {
+    if (!c->stopping && c->discovery) c->discovery->clock_changed(back);
+  });
 }
 
 Result<PeerId> Network::probe(const std::string& addr, std::optional<PeerId> expect, const std::string& alpn) {

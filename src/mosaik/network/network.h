@@ -50,6 +50,23 @@ class Network {
   /// Graceful departure (Depart flood, GracefulShutdown closes), stops the thread; ≤ 5 s.
   /// Idempotent; also run by the destructor.
   void shutdown();
+  /// True once shutdown() has completed.
+  bool is_down() const;
+
+  // ---- fault injection (operations.md §3.5; the apps expose these only in fault-injection
+  // builds, through ZIPNET_DEBUG_* and POST /debug/*)
+
+  /// Refuses every connection to or from a peer whose PeerId hex starts with one of
+  /// `prefixes` (case-insensitive): a pinned dial fails before connecting, any other dial and
+  /// every inbound link are dropped as soon as TLS names the remote, and links already open to
+  /// a newly blocked peer are aborted (no Close frame: what a partition looks like). Replaces
+  /// the previous list; an empty list heals. Config error for a prefix that is not 1–64 hex.
+  Result<void> set_blocked_peers(std::vector<std::string> prefixes);
+  std::vector<std::string> blocked_peers() const;
+  /// Sets the offset of this node's wall clock (clock().set_offset) and re-stamps the local
+  /// PeerEntry at once, so the clock-stepped-back reset of substrate.md §5.1 applies now
+  /// instead of at the next announce.
+  void set_clock_offset(std::chrono::milliseconds offset);
 
   /// Opens one link to `addr` (pinned to `expect` when set) on `alpn`, completes TLS + Hello
   /// and closes it. Returns the remote PeerId; WrongUniverse/UnknownPeer/... otherwise.

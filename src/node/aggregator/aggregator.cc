@@ -15,7 +15,10 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/aggregator.h"
+#include "proto/hex.h"
 #include "mosaik/network/network.h"
 #include "node/aggregator/budget.h"
 #include "node/common/role.h"
@@ -233,6 +236,20 @@ struct Aggregator::Impl {
   };
   std::optional<Open> open;
   p::RoundId current = 0;  // latest header round of the followed lineage
+
+  // ---- /status (status_json, any thread) ----
+  struct FoldOutcome {
+    p::RoundId round = 0;
+    std::size_t roster = 0, participants = 0;
+    std::string outcome;  // forwarded | no_envelopes | too_few | <send failure>
+  };
+  mutable std::mutex status_mu;  // guards last_fold, current_status and stop() vs status_json()
+  std::optional<FoldOutcome> last_fold;
+  p::RoundId current_status = 0;
+  void record_fold(FoldOutcome f) {
+    std::lock_guard lk(status_mu);
+    last_fold = std::move(f);
+  }
   std::optional<col::Lineage> cur_lineage;
   std::deque<std::pair<mosaik::PeerId, p::Bytes>> held;  // envelopes for current + 1
   bool budget_checked = false;
@@ -307,6 +324,10 @@ void Aggregator::Impl::on_header(HeaderEvent ev) {
   if (open) MLOG_DEBUG(kTargetAggregator, "aggregator: discarding open fold round={} (newer header)", open->fold.round());
   open.reset();
   current = h.round;
+  {
+    std::lock_guard lk(status_mu);
+    current_status = current;
+  }
   if (auto ok = h.params.validate(); !ok) {
     MLOG_WARN(kTargetAggregator, "aggregator: skipping round={}: bad params {}", h.round, ok.error());
     skipped("bad_params");
@@ -401,12 +422,15 @@ void Aggregator::Impl::close_fold() {
   fold_seconds->Observe(secs);
   last_participants->Set(static_cast<double>(k));
   const std::size_t min = std::max<std::uint32_t>(1, o.header.min_participants);
+  FoldOutcome outcome{r, n, k, {}};
   if (k == 0) {
     MLOG_INFO(kTargetAggregator, "aggregator: no envelopes for round={}", r);
     skipped("no_envelopes");
+    outcome.outcome = "no_envelopes";
   } else if (k < min) {
     MLOG_INFO(kTargetAggregator, "aggregator: too few envelopes for round={} got={} min={}", r, k, min);
     skipped("too_few");
+    outcome.outcome = "too_few";
   } else {
     auto a = o.fold.finish(o.header.roster_digest);
     auto sent = agg->send(a, milliseconds(1000));
@@ -414,13 +438,16 @@ void Aggregator::Impl::close_fold() {
       forwarded->Increment();
       MLOG_INFO(kTargetAggregator, "aggregator: forwarded aggregate round={} participants={} roster={} fold_ms={}", r,
                 k, n, fold_ms);
+      outcome.outcome = "forwarded";
     } else {
       const char* why = sent.error() == mosaik::SendError::Offline ? "no committee consumer"
                         : sent.error() == mosaik::SendError::Full  ? "stream full"
                                                                     : "stream closed";
       MLOG_WARN(kTargetAggregator, "aggregator: cannot forward aggregate round={} participants={}: {}", r, k, why);
+      outcome.outcome = why;
     }
   }
+  record_fold(std::move(outcome));
   open.reset();
 }
 
@@ -614,8 +641,14 @@ mosaik::Result<std::unique_ptr<Aggregator>> Aggregator::start(std::shared_ptr<mo
   online_g.Set(0);
 
   try {
-    I.reg.emplace(I.net->streams().producer<p::RegistrationMsg>(I.ids.register_stream).build());
-    I.agg.emplace(I.net->streams().producer<p::AggregateEnvelope>(I.ids.aggregate).build());
+    I.reg.emplace(I.net->streams()
+                      .producer<p::RegistrationMsg>(I.ids.register_stream)
+                      .with_metrics_label(I.cfg.instance, "register")
+                      .build());
+    I.agg.emplace(I.net->streams()
+                      .producer<p::AggregateEnvelope>(I.ids.aggregate)
+                      .with_metrics_label(I.cfg.instance, "aggregate")
+                      .build());
   } catch (const std::exception& e) {
     return tl::unexpected(mosaik::Error{mosaik::ErrorKind::Config, e.what(), 0, {}, {}});
   }
@@ -623,6 +656,7 @@ mosaik::Result<std::unique_ptr<Aggregator>> Aggregator::start(std::shared_ptr<mo
   I.submit.emplace(I.net->streams()
                        .consumer<p::ClientEnvelope>(I.ids.submit)
                        .with_buffer_size(I.cfg.stream_buffer)
+                       .with_metrics_label(I.cfg.instance, "submit")
                        .require([ids](const p::PeerEntry& e) { return find_bundle(ids, e, true).has_value(); })
                        .build());
 
@@ -674,6 +708,7 @@ void Aggregator::stop() {
     I.follower->version_watch().unsubscribe(I.version_sub);
     I.follower->online_watch().unsubscribe(I.online_sub);
   }
+  std::lock_guard lk(I.status_mu);
   I.submit.reset();
   I.reg.reset();
   I.agg.reset();
@@ -687,5 +722,65 @@ std::optional<std::string> Aggregator::fatal() const { return impl_->fatal.get()
 const mosaik::Watch<std::optional<std::string>>& Aggregator::fatal_watch() const { return impl_->fatal; }
 
 const proto::InstanceIds& Aggregator::ids() const { return impl_->ids; }
+
+std::string Aggregator::status_json() const {
+  auto& I = *impl_;
+  nlohmann::json j;
+  auto pin = nlohmann::json::array();
+  for (const auto& id : I.cfg.committee) pin.push_back(id.hex());
+  j["committee"] = I.cfg.committee.empty() ? nlohmann::json() : std::move(pin);
+  j["collections_online"] = collections_online();
+  j["fatal"] = I.fatal.get() ? nlohmann::json(*I.fatal.get()) : nlohmann::json();
+  std::lock_guard lk(I.status_mu);
+  if (!I.follower) {  // stopped
+    j["lineage"] = nullptr;
+    j["version"] = nullptr;
+    return j.dump();
+  }
+  const auto& f = *I.follower;
+  auto lineage = f.lineage();
+  auto host = f.host();
+  auto stats = f.stats();
+  // lineage/version of the followed committee state (what the last fold was taken against).
+  j["lineage"] = lineage ? nlohmann::json(p::to_hex(*lineage)) : nlohmann::json();
+  j["version"] = f.version();
+  j["follower"] = {{"online", f.online()},
+                   {"host", host ? nlohmann::json(host->hex()) : nlohmann::json()},
+                   {"snapshots", stats.snapshots},
+                   {"resumes", stats.resumes},
+                   {"connections", stats.connections}};
+  j["registries"] = {{"clients", f.map_size(I.ids.client_reg)}, {"servers", f.map_size(I.ids.server_reg)}};
+  nlohmann::json live;
+  if (auto cell = f.cell_get(I.ids.live)) {
+    if (auto h = p::LiveRound::decode(*cell))
+      live = {{"round", h->round},           {"opened_at_ms", h->opened_at_ms}, {"open_version", h->open_version},
+              {"roster_len", h->roster_len}, {"servers", h->servers.size()},    {"min_participants", h->min_participants}};
+  }
+  j["live_round"] = std::move(live);
+  j["current_round"] = I.current_status;
+  if (I.last_fold)
+    j["last_fold"] = {{"round", I.last_fold->round},
+                      {"roster", I.last_fold->roster},
+                      {"participants", I.last_fold->participants},
+                      {"outcome", I.last_fold->outcome}};
+  else
+    j["last_fold"] = nullptr;
+  nlohmann::json streams = nlohmann::json::object();
+  if (I.submit) {
+    auto c = I.submit->raw().stats();
+    streams["submit"] = {{"producers", c.producers}, {"items_received", c.items_received},
+                         {"bytes_received", c.bytes_received}, {"buffered", c.buffered},
+                         {"capacity", c.capacity}, {"too_slow", c.too_slow},
+                         {"backpressure_seconds", c.backpressure_seconds}};
+  }
+  auto producer = [](const mosaik::ProducerStats& s) {
+    return nlohmann::json{{"consumers", s.consumers}, {"items_sent", s.items_sent}, {"bytes_sent", s.bytes_sent},
+                          {"items_dropped", s.items_dropped}, {"lagging_disconnects", s.lagging_disconnects}};
+  };
+  if (I.reg) streams["register"] = producer(I.reg->raw().stats());
+  if (I.agg) streams["aggregate"] = producer(I.agg->raw().stats());
+  j["streams"] = std::move(streams);
+  return j.dump();
+}
 
 }  // namespace zipnet::node::aggregator

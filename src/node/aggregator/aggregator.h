@@ -77,6 +77,12 @@ class Aggregator {
 
   const proto::InstanceIds& ids() const;
 
+  /// The role's part of /status (operations.md §6) as a JSON object: committee pin (null when
+  /// unpinned), collections_online, lineage + version of the followed committee state, the
+  /// follower (host, online), registry sizes, live round, the last fold (round, roster,
+  /// participants, outcome) and stream stats. Thread-safe, also during and after stop().
+  std::string status_json() const;
+
   struct Impl;
 
  private:

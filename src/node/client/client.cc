@@ -18,7 +18,10 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/client.h"
+#include "proto/hex.h"
 #include "mosaik/base/log.h"
 #include "proto/slot.h"
 
@@ -113,6 +116,7 @@ struct ClientDriver::Impl : std::enable_shared_from_this<Impl> {
   /// Bumped by follower / producer callbacks and stop(): the worker's wake-up.
   mosaik::Watch<std::uint64_t> wake{0};
   std::vector<std::function<void()>> unsubscribe;
+  mutable std::mutex status_mu;  // status_json() vs stop() releasing the follower and producer
 
   // Shared with the public methods (guarded by mu, or Watches / atomics).
   mutable std::mutex mu;
@@ -234,6 +238,8 @@ mosaik::Result<void> ClientDriver::Impl::init() {
   publish_bundle();
 
   mosaik::streams::ProducerOptions po;
+  po.instance = cfg.instance;
+  po.label = "submit";
   auto weak = weak_from_this();
   po.require = [weak](const proto::PeerEntry& e) {
     if (auto self = weak.lock()) {
@@ -635,6 +641,7 @@ void ClientDriver::stop() {
     if (i.worker.joinable()) i.worker.join();
     for (auto& u : i.unsubscribe) u();
     i.unsubscribe.clear();
+    std::lock_guard lk(i.status_mu);
     i.follower.reset();
     i.producer.reset();
   });
@@ -695,5 +702,44 @@ const mosaik::Watch<bool>& ClientDriver::fatal_watch() const { return impl_->fat
 std::uint64_t ClientDriver::envelopes_sent() const { return impl_->sent.load(); }
 std::uint64_t ClientDriver::key_rotations() const { return impl_->rotations.load(); }
 const mosaik::Watch<std::uint64_t>& ClientDriver::headers_handled() const { return impl_->handled_w; }
+
+std::string ClientDriver::status_json() const {
+  auto& I = *impl_;
+  nlohmann::json j;
+  auto pin = nlohmann::json::array();
+  for (const auto& id : I.cfg.committee) pin.push_back(id.hex());
+  j["committee"] = I.cfg.committee.empty() ? nlohmann::json() : std::move(pin);
+  j["registered"] = registered();
+  j["client_id"] = client_id().hex();
+  j["subscribed"] = aggregator_subscribed();
+  j["envelopes_sent"] = envelopes_sent();
+  j["key_rotations"] = key_rotations();
+  j["rounds_handled"] = headers_handled().get();
+  std::lock_guard lk(I.status_mu);
+  if (!I.follower) {  // stopped (or never started)
+    j["lineage"] = nullptr;
+    j["version"] = nullptr;
+    return j.dump();
+  }
+  const auto& f = *I.follower;
+  auto lineage = f.lineage();
+  auto host = f.host();
+  j["lineage"] = lineage ? nlohmann::json(proto::to_hex(*lineage)) : nlohmann::json();
+  j["version"] = f.version();
+  j["follower"] = {{"online", f.online()}, {"host", host ? nlohmann::json(host->hex()) : nlohmann::json()}};
+  nlohmann::json live;
+  if (auto cell = f.cell_get(I.ids.live)) {
+    if (auto h = proto::LiveRound::decode(*cell))
+      live = {{"round", h->round}, {"opened_at_ms", h->opened_at_ms}, {"roster_len", h->roster_len},
+              {"servers", h->servers.size()}};
+  }
+  j["live_round"] = std::move(live);
+  if (I.producer) {
+    auto st = I.producer->raw().stats();
+    j["streams"] = {{"submit", {{"consumers", st.consumers}, {"items_sent", st.items_sent},
+                                {"items_dropped", st.items_dropped}, {"lagging_disconnects", st.lagging_disconnects}}}};
+  }
+  return j.dump();
+}
 
 }  // namespace zipnet::node::client

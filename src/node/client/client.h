@@ -118,6 +118,11 @@ class ClientDriver {
   std::uint64_t key_rotations() const;
   /// Rounds handled (sealed or skipped) so far; bumps once per new header.
   const mosaik::Watch<std::uint64_t>& headers_handled() const;
+  /// The role's part of /status (operations.md §6) as a JSON object: committee pin (null when
+  /// unpinned), registered, client_id, subscribed, the follower (lineage, version, host), the
+  /// live round and SUBMIT producer stats. Nothing about talking, slots or payloads (§4).
+  /// Thread-safe, also during and after stop().
+  std::string status_json() const;
 
   struct Impl;
 

@@ -4,6 +4,7 @@
 // executor, so an awaiting coroutine never blocks its io_context.
 #include "node/sdk/zipnet.h"
 
+#include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
@@ -41,11 +42,13 @@ Error shutdown() { return Error{ErrorKind::Shutdown, {}, {}, {}}; }
 Error timeout() { return Error{ErrorKind::ConnectTimeout, {}, {}, {}}; }
 
 /// Runs `f` (blocking) on its own thread and resumes the awaiting coroutine on its executor.
+/// Deliberately not a coroutine itself, and callers pass a named closure: g++ 12 mishandles
+/// closure temporaries inside co_await expressions (the frame's captures were freed twice).
 template <class T, class F>
-asio::awaitable<T> offload(F f) {
-  auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(T)>(
-      [f = std::move(f), ex](auto handler) mutable {
+auto offload(F f) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void(T)>(
+      [f = std::move(f)](auto handler) mutable {
+        auto ex = asio::get_associated_executor(handler);
         std::thread([f = std::move(f), handler = std::move(handler), ex]() mutable {
           T r = f();
           asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable { handler(std::move(r)); });
@@ -77,13 +80,18 @@ struct Zipnet::Impl {
 };
 
 struct Submitter::Impl {
+  std::shared_ptr<mosaik::Network> net;
   std::unique_ptr<nc::ClientDriver> driver;
   ~Impl() {
-    if (driver) driver->stop();
+    if (!driver) return;
+    // Withdraw the bundle ticket so the aggregator unregisters this client (protocol.md §9.7).
+    if (net && !net->is_down()) driver->withdraw_bundle();
+    driver->stop();
   }
 };
 
 struct Reader::Impl {
+  std::shared_ptr<mosaik::Network> net;
   std::unique_ptr<nc::BroadcastReader> reader;
   std::mutex mu;
   std::deque<Message> ready;
@@ -108,7 +116,7 @@ asio::awaitable<Result<Zipnet>> Zipnet::bind(std::shared_ptr<mosaik::Network> ne
     mosaik::log::write(node::kTargetSdk, mosaik::log::Level::Warn,
                        "committee not pinned: trusting any host of instance=" + instance_name +
                            " (set ZIPNET_COMMITTEE)");
-  co_return co_await offload<Result<Zipnet>>([impl]() -> Result<Zipnet> {
+  auto work = [impl]() -> Result<Zipnet> {
     mosaik::collections::FollowOptions fo;
     fo.hosts = impl->opts.committee;
     fo.vec_tail = true;
@@ -121,12 +129,15 @@ asio::awaitable<Result<Zipnet>> Zipnet::bind(std::shared_ptr<mosaik::Network> ne
     }
     if (auto wu = impl->wrong_universe()) return tl::unexpected(*wu);
     return tl::unexpected(timeout());
-  });
+  };
+  auto r = co_await offload<Result<Zipnet>>(std::move(work));
+  co_return r;
 }
 
 asio::awaitable<Result<Submitter>> Zipnet::submitter() {
   auto impl = impl_;
-  co_return co_await offload<Result<Submitter>>([impl]() -> Result<Submitter> {
+  if (!impl) co_return tl::unexpected(shutdown());
+  auto work = [impl]() -> Result<Submitter> {
     std::unique_lock lk(impl->mu);
     if (auto s = impl->shared_submitter.lock()) return Submitter(s);
     nc::ClientConfig cc;
@@ -139,6 +150,7 @@ asio::awaitable<Result<Submitter>> Zipnet::submitter() {
     auto d = nc::ClientDriver::start(impl->net, cc, impl->net->metrics_shared());
     if (!d) return tl::unexpected(protocol(d.error().to_string()));
     auto s = std::make_shared<Submitter::Impl>();
+    s->net = impl->net;
     s->driver = std::move(*d);
     impl->shared_submitter = s;
     lk.unlock();
@@ -148,30 +160,37 @@ asio::awaitable<Result<Submitter>> Zipnet::submitter() {
       if (auto wu = impl->wrong_universe()) return tl::unexpected(*wu);
     }
     return tl::unexpected(timeout());
-  });
+  };
+  auto r = co_await offload<Result<Submitter>>(std::move(work));
+  co_return r;
 }
 
 asio::awaitable<Result<Reader>> Zipnet::reader() {
   auto impl = impl_;
-  co_return co_await offload<Result<Reader>>([impl]() -> Result<Reader> {
+  if (!impl) co_return tl::unexpected(shutdown());
+  auto work = [impl]() -> Result<Reader> {
     nc::ReaderConfig rc;
     rc.instance = impl->instance;
     rc.committee = impl->opts.committee;
     auto r = nc::BroadcastReader::start(impl->net, rc, impl->net->metrics_shared());
     if (!r) return tl::unexpected(protocol(r.error().to_string()));
     auto ri = std::make_shared<Reader::Impl>();
+    ri->net = impl->net;
     ri->reader = std::move(*r);
     if (!ri->reader->wait_online(impl->opts.connect_timeout)) {
       if (auto wu = impl->wrong_universe()) return tl::unexpected(*wu);
       return tl::unexpected(timeout());
     }
     return Reader(ri);
-  });
+  };
+  auto r = co_await offload<Result<Reader>>(std::move(work));
+  co_return r;
 }
 
 asio::awaitable<Result<void>> Zipnet::receipts() { co_return tl::unexpected(protocol("deferred to v2")); }
 
 asio::awaitable<Result<SubmissionId>> Zipnet::publish(std::span<const std::byte> payload) {
+  if (!impl_) co_return tl::unexpected(shutdown());
   std::shared_ptr<Submitter::Impl> s;
   {
     std::lock_guard lk(impl_->mu);
@@ -188,7 +207,10 @@ asio::awaitable<Result<SubmissionId>> Zipnet::publish(std::span<const std::byte>
   co_return Submitter(s).send(payload);
 }
 
-asio::awaitable<Result<Reader>> Zipnet::subscribe() { co_return co_await reader(); }
+asio::awaitable<Result<Reader>> Zipnet::subscribe() {
+  auto r = co_await reader();
+  co_return r;
+}
 
 Result<SubmissionId> Submitter::send(std::span<const std::byte> payload) {
   if (!impl_ || !impl_->driver) return tl::unexpected(shutdown());
@@ -204,6 +226,7 @@ std::uint64_t Submitter::messages_dropped() const {
 
 asio::awaitable<Result<Message>> Reader::next() {
   auto impl = impl_;
+  if (!impl || !impl->reader) co_return tl::unexpected(shutdown());
   {
     std::lock_guard lk(impl->mu);
     if (!impl->ready.empty()) {
@@ -212,7 +235,7 @@ asio::awaitable<Result<Message>> Reader::next() {
       co_return m;
     }
   }
-  co_return co_await offload<Result<Message>>([impl]() -> Result<Message> {
+  auto work = [impl]() -> Result<Message> {
     while (true) {
       {
         std::lock_guard lk(impl->mu);
@@ -222,8 +245,11 @@ asio::awaitable<Result<Message>> Reader::next() {
           return m;
         }
       }
-      auto round = impl->reader->next(1s);
-      if (!round) continue;
+      auto round = impl->reader->next(200ms);
+      if (!round) {
+        if (impl->net->is_down()) return tl::unexpected(shutdown());
+        continue;
+      }
       std::lock_guard lk(impl->mu);
       for (auto& msg : round->messages) {
         Message m;
@@ -234,7 +260,9 @@ asio::awaitable<Result<Message>> Reader::next() {
         impl->ready.push_back(std::move(m));
       }
     }
-  });
+  };
+  auto r = co_await offload<Result<Message>>(std::move(work));
+  co_return r;
 }
 
 }  // namespace zipnet

@@ -59,6 +59,7 @@ class Submitter {  // owns a background driver; dropping the last copy stops it
   std::size_t max_payload() const;                                 // slot_bytes − tag_len − 2
   std::uint64_t messages_dropped() const;                          // given up after 5 attempts
   struct Impl;
+  Submitter() = default;  // an empty handle: every call fails with Error::Shutdown
   explicit Submitter(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
  private:
@@ -71,6 +72,7 @@ class Reader {
   /// round after the reader was created).
   asio::awaitable<Result<Message>> next();
   struct Impl;
+  Reader() = default;  // an empty handle: next() fails with Error::Shutdown
   explicit Reader(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
  private:
@@ -90,6 +92,7 @@ class Zipnet {  // cheap, copyable handle
   asio::awaitable<Result<Reader>> subscribe();  // = reader()
 
   struct Impl;
+  Zipnet() = default;  // an empty handle: every call fails with Error::Shutdown
   explicit Zipnet(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
  private:

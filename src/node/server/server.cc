@@ -12,7 +12,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include <nlohmann/json.hpp>
+
 #include "core/reader.h"
+#include "proto/hex.h"
 #include "core/server.h"
 #include "mosaik/collections/collections.h"
 #include "node/common/role.h"
@@ -110,6 +113,7 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
   std::optional<mosaik::Consumer<p::AggregateEnvelope>> agg_in;
 
   std::atomic<bool> stopping{false};
+  std::mutex status_mu;  // status_json() vs stop() releasing the ingress consumers
   bool hosted = false;
   std::thread worker, reg_thread, agg_thread;
 
@@ -243,6 +247,8 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
     }
     auto rb = net->streams().consumer<p::RegistrationMsg>(ids.register_stream);
     auto ab = net->streams().consumer<p::AggregateEnvelope>(ids.aggregate);
+    rb.with_metrics_label(cfg.instance, "register");
+    ab.with_metrics_label(cfg.instance, "aggregate");
     if (only_pinned) {
       rb.require(only_pinned);
       ab.require(only_pinned);
@@ -265,6 +271,7 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
     if (computing) computing->wait();
     if (group) group->stop();
     if (host && hosted) net->collections().unhost(host);
+    std::lock_guard lk(status_mu);
     reg_in.reset();
     agg_in.reset();
   }
@@ -713,7 +720,84 @@ std::pair<int, std::string> CommitteeServer::health() const {
 std::shared_ptr<mosaik::groups::Group> CommitteeServer::group() const { return impl_->group; }
 p::UniqueId CommitteeServer::group_id() const { return impl_->group_id; }
 std::pair<std::uint64_t, p::UniqueId> CommitteeServer::state_digest() const {
-  return {impl_->sm->version(), impl_->sm->state_digest()};
+  auto s = impl_->sm->current();  // one state: version and digest cannot straddle an apply
+  return {s->version, p::UniqueId::hash_of(s->encode())};
+}
+
+namespace {
+
+const char* raft_state_name(mosaik::groups::RaftRole r) {
+  switch (r) {
+    case mosaik::groups::RaftRole::leader: return "leader";
+    case mosaik::groups::RaftRole::follower: return "follower";
+    case mosaik::groups::RaftRole::candidate: return "candidate";
+    case mosaik::groups::RaftRole::unavailable: break;
+  }
+  return "unavailable";
+}
+
+nlohmann::json consumer_stats_json(const mosaik::ConsumerStats& c) {
+  return {{"producers", c.producers},      {"items_received", c.items_received},
+          {"bytes_received", c.bytes_received}, {"buffered", c.buffered},
+          {"capacity", c.capacity},        {"too_slow", c.too_slow},
+          {"reconnects", c.reconnects}};
+}
+
+}  // namespace
+
+std::string CommitteeServer::status_json() const {
+  auto& I = *impl_;
+  nlohmann::json j;
+  j["group_id"] = I.group_id.hex();
+  j["committee"] = nullptr;  // ZIPNET_COMMITTEE is ignored by servers: they are the committee
+  j["aggregator_id"] = I.cfg.aggregator_id ? nlohmann::json(I.cfg.aggregator_id->hex()) : nlohmann::json();
+  j["join_only"] = I.cfg.join_only;
+  j["committee_size"] = I.cfg.committee_size ? nlohmann::json(*I.cfg.committee_size) : nlohmann::json();
+  std::lock_guard lk(I.status_mu);
+  if (!I.group || !I.sm || I.stopping) {
+    j["raft"] = nullptr;
+    return j.dump();
+  }
+  auto st = I.group->state().get();
+  j["raft"] = {{"state", raft_state_name(st.role)},
+               {"term", st.term},
+               {"leader", st.has_leader ? nlohmann::json(st.leader.hex()) : nlohmann::json()},
+               {"voter", st.voter},
+               {"voters", st.voters},
+               {"last_index", st.last_index},
+               {"commit_index", st.commit_index},
+               {"applied", st.applied_index}};
+  // lineage, version and state_digest of one state: Harness::state_disagreements compares them.
+  auto s = I.sm->current();
+  j["lineage"] = mosaik::groups::is_zero(s->lineage) ? nlohmann::json() : nlohmann::json(p::to_hex(s->lineage));
+  j["version"] = s->version;
+  j["state_digest"] = p::UniqueId::hash_of(s->encode()).hex();
+  j["registries"] = {{"clients", s->client_registry->size()}, {"servers", s->server_registry.size()}};
+  if (s->live) {
+    const auto& h = s->live->header;
+    j["live_round"] = {{"round", h.round},
+                       {"status", s->live->status == RoundStatus::open ? "open" : "finalized"},
+                       {"opened_at_ms", h.opened_at_ms},
+                       {"open_version", h.open_version},
+                       {"roster_len", h.roster_len},
+                       {"servers", h.servers.size()},
+                       {"aggregate", s->live->aggregate.has_value()},
+                       {"participants", s->live->aggregate ? s->live->aggregate->participants.indices.size() : 0},
+                       {"partials", s->live->partials.size()}};
+  } else {
+    j["live_round"] = nullptr;
+  }
+  j["last_opened_round"] = s->last_opened_round;
+  j["last_finalized_round"] = s->broadcasts.empty() ? 0 : s->broadcasts.back()->round;
+  j["rounds"] = {{"opened", s->rounds_opened}, {"finalized", s->rounds_finalized}, {"abandoned", s->rounds_abandoned}};
+  auto bonds = nlohmann::json::array();
+  for (const auto& peer : I.group->bonded()) bonds.push_back(peer.hex());
+  j["bonds"] = std::move(bonds);
+  nlohmann::json streams = nlohmann::json::object();
+  if (I.reg_in) streams["register"] = consumer_stats_json(I.reg_in->raw().stats());
+  if (I.agg_in) streams["aggregate"] = consumer_stats_json(I.agg_in->raw().stats());
+  j["streams"] = std::move(streams);
+  return j.dump();
 }
 std::uint64_t CommitteeServer::rounds_finalized() const { return impl_->finalized.load(); }
 

@@ -53,8 +53,14 @@ class CommitteeServer {
   std::pair<int, std::string> health() const;
   std::shared_ptr<mosaik::groups::Group> group() const;
   proto::UniqueId group_id() const;
-  /// Committee `version` and `state_digest` (tests compare them across servers).
+  /// Committee `version` and `state_digest` (tests compare them across servers), read from
+  /// one state so the digest is the digest of that version.
   std::pair<std::uint64_t, proto::UniqueId> state_digest() const;
+  /// The role's part of /status (operations.md §6) as a JSON object: lineage, group_id,
+  /// committee (null: servers ignore the pin), raft {state, term, leader, voters, last_index,
+  /// commit_index, applied}, version + state_digest (of one state), registries, live round,
+  /// last finalized round, bonds and ingress stream stats. Thread-safe; callable until stop().
+  std::string status_json() const;
   std::uint64_t rounds_finalized() const;
 
   struct Impl;
