@@ -18,8 +18,11 @@ build: deps
 	@cmake --preset ci >/dev/null
 	@cmake --build --preset ci -j $(JOBS)
 
+# `zipnet devnet`: 3 servers, an aggregator and 4 clients as processes on loopback; prints each
+# finalized round live. DEMO_ARGS='--rounds 0' runs until Ctrl-C.
+DEMO_ARGS ?= --rounds 20
 demo: build
-	@./build/ci/apps/zipnet sim --servers 3 --clients 8
+	@./build/ci/apps/zipnet devnet --servers 3 --clients 4 $(DEMO_ARGS)
 
 # The whole suite through ctest (unit, property, fuzz smoke), then the unit suites again
 # under ASan + UBSan (debug preset).

@@ -109,6 +109,7 @@ std::optional<int> run_aggregator_command(const AggregatorCommand& cmd) {
     if (a.collections_online()) return {200, "ok"};
     return {503, "collections offline"};
   });
+  rp.set_status([&a] { return a.status_json(); });
 
   // Wait for SIGINT/SIGTERM (left pending for wait_for_signal to take and report) or the
   // failed budget check.
@@ -120,12 +121,14 @@ std::optional<int> run_aggregator_command(const AggregatorCommand& cmd) {
   if (auto line = a.fatal()) {
     mosaik::log::write(kAggregatorTarget, mosaik::log::Level::Error, *line);
     rp.set_health([] { return std::pair<int, std::string>{503, "stopping"}; });
+    rp.set_status({});
     a.stop();
     rp.finish();
     return kExitConfig;
   }
   rp.wait_for_signal();
   rp.set_health([] { return std::pair<int, std::string>{503, "stopping"}; });
+  rp.set_status({});
   a.stop();
   rp.finish();
   return 0;

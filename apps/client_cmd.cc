@@ -72,6 +72,9 @@ std::optional<int> run_client_command(const ClientCommand& cmd) {
   auto committee = loader.peer_list("ZIPNET_COMMITTEE");
   if (!committee) return config_fail(committee.error());
   cc.committee = *committee;
+  // The loader treats an empty env var as unset; an explicitly empty message is an error.
+  if (const char* v = std::getenv("ZIPNET_MESSAGE"); v && !*v)
+    return config_fail({"ZIPNET_MESSAGE", "empty message (1 to max_payload bytes)"});
   if (auto m = loader.raw("ZIPNET_MESSAGE")) {
     if (m->empty()) return config_fail({"ZIPNET_MESSAGE", "empty message (1 to max_payload bytes)"});
     cc.message = proto::Bytes(m->begin(), m->end());
@@ -90,8 +93,7 @@ std::optional<int> run_client_command(const ClientCommand& cmd) {
     proto::secure_wipe(a.data(), a.size());
   }
 #else
-  if (env("ZIPNET_DEBUG_CLIENT_DH_SECRET"))
-    return config_fail({"ZIPNET_DEBUG_CLIENT_DH_SECRET", "fault-injection variables are refused by this build"});
+  if (auto refused = refuse_fault_injection(env)) return config_fail(*refused);  // operations.md §3.5
 #endif
 
   // Clients have no data dir unless ZIPNET_DATA_DIR is set, and a fresh node key per run.
@@ -116,6 +118,7 @@ std::optional<int> run_client_command(const ClientCommand& cmd) {
     if (d.registered()) return {200, "ok"};
     return {503, "not registered"};
   });
+  rp.set_status([&d] { return d.status_json(); });
 
   // Wait for SIGINT/SIGTERM (left pending for wait_for_signal to take and report) or a fatal
   // message check.
@@ -124,6 +127,7 @@ std::optional<int> run_client_command(const ClientCommand& cmd) {
   }
   auto stop = [&] {
     rp.set_health([] { return std::pair<int, std::string>{503, "stopping"}; });
+    rp.set_status({});
     d.stop();
   };
   if (auto fatal = d.fatal()) {

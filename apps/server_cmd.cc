@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "knobs.h"
 #include "node/server/server.h"
 #include "proto/hex.h"
 #include "role_process.h"
@@ -19,12 +20,7 @@ std::unique_ptr<ServerCommand> add_server_command(CLI::App& app) {
   add_instance_options(l);
   l.add({"ZIPNET_COMMITTEE_SECRET", "committee-secret", "committee admission secret (64 hex; zipnet keygen)", true, true,
          false});
-  l.add({"ZIPNET_MIN_PARTICIPANTS", "min-participants", "registered clients required to open a round (default 1)", false, false, false});
-  l.add({"ZIPNET_ROUND_PERIOD", "round-period", "interval between round openings (default 3s)", false, false, false});
-  l.add({"ZIPNET_ROUND_DEADLINE", "round-deadline", "a round not finalized by then is abandoned (default 15s)", false, false, false});
-  l.add({"ZIPNET_NUM_SLOTS", "num-slots", "slots per round (default 64)", false, false, false});
-  l.add({"ZIPNET_SLOT_BYTES", "slot-bytes", "bytes per slot (default 256)", false, false, false});
-  l.add({"ZIPNET_TAG_LEN", "tag-len", "tag bytes per slot (default 16)", false, false, false});
+  add_committee_knob_options(l);
   l.add({"ZIPNET_COMMITTEE_SIZE", "committee-size", "expected number of servers (default unset)", false, false, false});
   l.add({"ZIPNET_JOIN_ONLY", "join-only", "never form a new lineage (default false)", false, false, false});
   l.add({"ZIPNET_AGGREGATOR_ID", "aggregator-id", "PeerId of the instance's aggregator (default unset)", false, false, false});
@@ -79,30 +75,9 @@ std::optional<int> run_server_command(const ServerCommand& cmd) {
     return config_fail({"ZIPNET_COMMITTEE_SECRET", "required for a committee server (use zipnet keygen; or ZIPNET_COMMITTEE_SECRET_FILE)"});
   sc.secret_digest = proto::committee_secret_digest(*secret);
   sc.secret_weak = !is_64_hex(*secret);
-  auto& k = sc.knobs;
-  auto mp = u32_in(l, "ZIPNET_MIN_PARTICIPANTS", 1, 1, 65536);
-  if (!mp) return config_fail(mp.error());
-  k.min_participants = *mp;
-  auto ns = u32_in(l, "ZIPNET_NUM_SLOTS", 64, 1, 65536);
-  if (!ns) return config_fail(ns.error());
-  auto tl_ = u32_in(l, "ZIPNET_TAG_LEN", 16, 8, 32);
-  if (!tl_) return config_fail(tl_.error());
-  auto sb = u32_in(l, "ZIPNET_SLOT_BYTES", 256, *tl_ + 3, 65536);
-  if (!sb) return config_fail(sb.error());
-  k.params.num_slots = *ns;
-  k.params.slot_bytes = *sb;
-  k.params.tag_len = *tl_;
-  if (k.params.vector_bytes() > (8u << 20))
-    return config_fail({"ZIPNET_NUM_SLOTS", "num_slots x slot_bytes = " + std::to_string(k.params.vector_bytes()) +
-                                                " exceeds 8 MiB"});
-  auto period = l.duration("ZIPNET_ROUND_PERIOD", 3000ms);
-  if (!period) return config_fail(period.error());
-  auto deadline = l.duration("ZIPNET_ROUND_DEADLINE", 15000ms);
-  if (!deadline) return config_fail(deadline.error());
-  if (*period < 100ms) return config_fail({"ZIPNET_ROUND_PERIOD", "must be at least 100ms"});
-  if (*deadline < *period) return config_fail({"ZIPNET_ROUND_DEADLINE", "must not be shorter than ZIPNET_ROUND_PERIOD"});
-  k.round_period_ms = static_cast<std::uint64_t>(period->count());
-  k.round_deadline_ms = static_cast<std::uint64_t>(deadline->count());
+  auto knobs = load_committee_knobs(l);  // the signature knobs (apps/knobs.h, shared with zipnet ids)
+  if (!knobs) return config_fail(knobs.error());
+  sc.knobs = *knobs;
   if (l.raw("ZIPNET_COMMITTEE_SIZE")) {
     auto cs = u32_in(l, "ZIPNET_COMMITTEE_SIZE", 0, 1, 1024);
     if (!cs) return config_fail(cs.error());
@@ -147,8 +122,10 @@ std::optional<int> run_server_command(const ServerCommand& cmd) {
   }
   auto* s = server->get();
   rp.set_health([s] { return s->health(); });
+  rp.set_status([s] { return s->status_json(); });
   rp.wait_for_signal();
   rp.set_health({});
+  rp.set_status({});
   (*server)->stop();
   rp.finish();
   return 0;

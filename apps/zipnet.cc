@@ -11,10 +11,14 @@
 #include "bootstrap_cmd.h"
 #include "client_cmd.h"
 #include "devnet_cmd.h"
+#include "ids_cmd.h"
+#include "inspect_cmd.h"
+#include "keygen_cmd.h"
 #include "proto/params.h"
 #include "server_cmd.h"
 #include "sim.h"
 #include "tdx_cmd.h"
+#include "wipe_cmd.h"
 
 int main(int argc, char** argv) {
   // argv[0] dispatch: `zipnet-server …` ≡ `zipnet server …`.
@@ -45,6 +49,10 @@ int main(int argc, char** argv) {
   auto aggregator_cmd = zipnet::apps::add_aggregator_command(app);
   auto client_cmd = zipnet::apps::add_client_command(app);
   auto devnet_cmd = zipnet::apps::add_devnet_command(app);
+  auto inspect_cmd = zipnet::apps::add_inspect_command(app);
+  auto wipe_cmd = zipnet::apps::add_wipe_command(app);
+  auto keygen_cmd = zipnet::apps::add_keygen_command(app);
+  auto ids_cmd = zipnet::apps::add_ids_command(app);
 
   CLI11_PARSE(app, n, av);
   if (auto rc = zipnet::apps::run_tdx_command(*tdx_cmd)) return *rc;
@@ -53,6 +61,10 @@ int main(int argc, char** argv) {
   if (auto rc = zipnet::apps::run_aggregator_command(*aggregator_cmd)) return *rc;
   if (auto rc = zipnet::apps::run_client_command(*client_cmd)) return *rc;
   if (auto rc = zipnet::apps::run_devnet_command(*devnet_cmd)) return *rc;
+  if (auto rc = zipnet::apps::run_inspect_command(*inspect_cmd)) return *rc;
+  if (auto rc = zipnet::apps::run_wipe_command(*wipe_cmd)) return *rc;
+  if (auto rc = zipnet::apps::run_keygen_command(*keygen_cmd)) return *rc;
+  if (auto rc = zipnet::apps::run_ids_command(*ids_cmd)) return *rc;
   if (sim_cmd->parsed()) return zipnet::apps::run_sim(sim);
   if (version_cmd->parsed()) {
 #ifdef ZIPNET_FAULT_INJECTION

@@ -1,0 +1,35 @@
+// The committee signature knobs (operations.md §3.2, protocol.md §3.2): ZIPNET_MIN_PARTICIPANTS,
+// ZIPNET_ROUND_PERIOD, ZIPNET_ROUND_DEADLINE, ZIPNET_NUM_SLOTS, ZIPNET_SLOT_BYTES and
+// ZIPNET_TAG_LEN, with one set of defaults and one validation for every command that needs
+// them (`zipnet server`, `zipnet ids`; later `zipnet committee remove`): a command that
+// parsed them differently would compute another GROUP_ID than the servers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "config.h"
+#include "proto/ids.h"
+
+namespace zipnet::apps {
+
+/// Registers the six signature options (env + flag) on `l`.
+void add_committee_knob_options(ConfigLoader& l);
+
+/// Parses the knobs of a resolved loader: defaults 1 / 3s / 15s / 64 / 256 / 16; MIN 1..65536,
+/// NUM_SLOTS 1..65536, TAG_LEN 8..32, SLOT_BYTES TAG_LEN+3..65536, num_slots × slot_bytes ≤ 8 MiB,
+/// ROUND_PERIOD ≥ 100ms, ROUND_DEADLINE ≥ ROUND_PERIOD. The error names the variable.
+Conf<proto::CommitteeKnobs> load_committee_knobs(const ConfigLoader& l);
+
+/// An unsigned value of `var` in [lo, hi] (bare numbers; the size parser's overflow checks);
+/// `def` when unset.
+Conf<std::uint32_t> u32_in_range(const ConfigLoader& l, const std::string& var, std::uint32_t def, std::uint32_t lo,
+                                 std::uint32_t hi);
+
+/// "3s" for whole seconds, "1500ms" otherwise (the form of the server's `committee group=` line).
+std::string knob_duration(std::uint64_t ms);
+
+/// `params=64x256/16 min_participants=1 round_period=3s round_deadline=15s`.
+std::string describe_knobs(const proto::CommitteeKnobs& k);
+
+}  // namespace zipnet::apps
