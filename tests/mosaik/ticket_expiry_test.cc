@@ -153,10 +153,7 @@ TEST(MosaikTicketExpiry, ProducerCutsConsumerAtExpiryRefusesItThenAdmitsAFreshTi
 }
 
 // A ticket renewed before it expires moves the disconnect: the link survives the old expiry.
-// DISABLED: fails 4/4 on the combined tree of session 2 (the timer armed at subscription fires at
-// the old expiry although the producer's catalog holds the renewed ticket); passed in the
-// streams-only build. docs/status.md "Known failures" tracks it.
-TEST(MosaikTicketExpiry, DISABLED_RenewedTicketKeepsTheLink) {
+TEST(MosaikTicketExpiry, RenewedTicketKeepsTheLink) {
   Mesh m;
   auto p = m.add(), c = m.add();
   ASSERT_TRUE(p && c && all_know_each_other({m.boot, p, c}));
