@@ -1,5 +1,7 @@
 #include "role_process.h"
 
+#include "process_metrics.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -236,6 +238,7 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
     }
   }
 
+  p->process_metrics_ = std::make_unique<ProcessMetrics>(p->metrics_, setup.role, *instance);
   p->health_ = std::make_shared<HealthSlot>();
   p->status_ = std::make_shared<StatusSlot>();
   if (!conf->metrics.empty()) {

@@ -65,6 +65,7 @@ class RoleProcess {
   std::shared_ptr<mosaik::Network> net_;
   std::shared_ptr<mosaik::Metrics> metrics_;
   std::unique_ptr<mosaik::MetricsServer> http_;
+  std::unique_ptr<class ProcessMetrics> process_metrics_;  // build info, start time, RSS, reserved words
   struct HealthSlot;
   std::shared_ptr<HealthSlot> health_;
   struct StatusSlot;

@@ -145,6 +145,12 @@ TEST(ClusterE2E, ThreeServersAggregatorFiveClientsFinalizeTenConsecutiveRounds) 
   // Every message was decoded at least once (messages=5 in a round with five participants).
   EXPECT_TRUE(h.wait_for_log("s2", "round finalized round=[0-9]+ participants=5 servers=3 messages=5", Millis(30000)));
   EXPECT_TRUE(h.reserved_word_violations().empty());
+  // Process series of every role (operations.md §7.5).
+  EXPECT_EQ(h.metric("s1", "zipnet_build_info", {{"role", "server"}, {"instance", c.instance}}).value_or(0), 1);
+  EXPECT_EQ(h.metric("agg", "zipnet_build_info", {{"role", "aggregator"}}).value_or(0), 1);
+  EXPECT_GT(h.metric("s1", "process_resident_memory_bytes", {{"role", "server"}}).value_or(0), 1e6);
+  EXPECT_GT(h.metric("c1", "process_start_time_seconds", {{"role", "client"}}).value_or(0), 1.7e9);
+  EXPECT_FALSE(h.metric("s1", "zipnet_log_reserved_word_lines_total").has_value());
 }
 
 TEST(ClusterE2E, RollingRestartOfOneServerResumesRounds) {
