@@ -21,6 +21,9 @@
 #include "mosaik/base/log.h"
 #include "mosaik/collections/collections.h"
 #include "mosaik/network/network.h"
+#include "node/aggregator/aggregator.h"
+#include "node/client/client.h"
+#include "node/server/server.h"
 #include "proto/ed25519.h"
 #include "proto/hex.h"
 #include "proto/ids.h"
@@ -42,6 +45,7 @@ std::unique_ptr<DevnetCommand> add_devnet_command(CLI::App& app) {
   c->cmd->add_option("--rounds", o.rounds, "stop after this many finalized rounds (0 = until Ctrl-C)");
   c->cmd->add_option("--dir", o.dir, "state directory (default: temporary, removed at exit)");
   c->cmd->add_option("--instance", o.instance, "instance name (default devnet)");
+  c->cmd->add_flag("--in-process", o.in_process, "run every role in this process (still over real sockets)");
   return c;
 }
 
@@ -106,6 +110,35 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
   return pid;
 }
 
+/// `--in-process`: the same topology as the child processes, as role objects on their own
+/// Networks in this process (each role still talks over real loopback sockets).
+struct InProcess {
+  std::vector<std::shared_ptr<mosaik::Network>> nets;
+  std::vector<std::unique_ptr<node::server::CommitteeServer>> servers;
+  std::unique_ptr<node::aggregator::Aggregator> aggregator;
+  std::vector<std::unique_ptr<node::client::ClientDriver>> clients;
+
+  std::shared_ptr<mosaik::Network> network(std::optional<proto::Secret32> seed, const std::string& listen,
+                                           const std::string& boot) {
+    mosaik::NetworkConfig nc;
+    nc.secret_seed = seed;
+    nc.listen = {listen};
+    nc.discovery.mdns = false;
+    nc.discovery.bootstrap = {*mosaik::discovery::parse_bootstrap(boot)};
+    nc.metrics = std::make_shared<mosaik::Metrics>();
+    auto n = mosaik::Network::start(nc);
+    if (!n) return nullptr;
+    nets.push_back(*n);
+    return *n;
+  }
+  void stop() {
+    for (auto& c : clients) c->stop();
+    if (aggregator) aggregator->stop();
+    for (auto& s : servers) s->stop();
+    for (auto& n : nets) n->shutdown();
+  }
+};
+
 std::string printable(const proto::Bytes& b) {
   std::string s;
   for (auto c : b) s += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '.';
@@ -162,37 +195,89 @@ std::optional<int> run_devnet_command(const DevnetCommand& cmd) {
     c.pid = spawn({"zipnet", role}, env, c.log);
     children.push_back(c);
   };
-  for (unsigned i = 0; i < o.servers; ++i) {
-    start_child("server-" + std::to_string(i + 1), "server",
-                {{"ZIPNET_SECRET", seed_hex(server_seeds[i])},
-                 {"ZIPNET_COMMITTEE_SECRET", committee_secret},
-                 {"ZIPNET_LISTEN", "127.0.0.1:" + std::to_string(ports[i])},
-                 {"ZIPNET_DATA_DIR", (dir / ("server-" + std::to_string(i + 1))).string()},
-                 {"ZIPNET_BOOTSTRAP", i == 0 ? boot2 : boot},
-                 {"ZIPNET_ROUND_PERIOD", "1s"},
-                 {"ZIPNET_ROUND_DEADLINE", "5s"},
-                 {"ZIPNET_BOOTSTRAP_DELAY", "1s"},
-                 {"ZIPNET_COMMITTEE_SIZE", std::to_string(o.servers)},
-                 {"ZIPNET_AGGREGATOR_ID", agg_id.hex()}});
-  }
-  start_child("aggregator", "aggregator",
-              {{"ZIPNET_SECRET", seed_hex(agg_seed)},
-               {"ZIPNET_LISTEN", "127.0.0.1:0"},
-               {"ZIPNET_DATA_DIR", (dir / "aggregator").string()},
-               {"ZIPNET_BOOTSTRAP", boot},
-               {"ZIPNET_COMMITTEE", pin},
-               {"ZIPNET_FOLD_DEADLINE", "400ms"}});
-  for (unsigned i = 0; i < o.clients; ++i) {
-    start_child("client-" + std::to_string(i + 1), "client",
-                {{"ZIPNET_LISTEN", "127.0.0.1:0"},
+  InProcess inproc;
+  std::string start_error;
+  if (o.in_process) {
+    std::vector<mosaik::PeerId> server_ids;
+    for (const auto& sd : server_seeds) server_ids.push_back(proto::SigningKey(sd).peer_id());
+    for (unsigned i = 0; i < o.servers && start_error.empty(); ++i) {
+      auto n = inproc.network(server_seeds[i], "127.0.0.1:" + std::to_string(ports[i]), i == 0 ? boot2 : boot);
+      if (!n) {
+        start_error = "cannot start server-" + std::to_string(i + 1) + "'s network";
+        break;
+      }
+      node::server::ServerConfig sc;
+      sc.instance = o.instance;
+      sc.secret_digest = proto::committee_secret_digest(committee_secret);
+      sc.knobs.round_period_ms = 1000;
+      sc.knobs.round_deadline_ms = 5000;
+      sc.data_dir = dir / ("server-" + std::to_string(i + 1));
+      sc.committee_size = o.servers;
+      sc.aggregator_id = agg_id;
+      sc.consensus.bootstrap_delay = std::chrono::milliseconds(1000);
+      auto srv = node::server::CommitteeServer::start(n, sc, n->metrics_shared());
+      if (!srv) start_error = "server-" + std::to_string(i + 1) + ": " + srv.error().to_string();
+      else inproc.servers.push_back(std::move(*srv));
+    }
+    if (start_error.empty()) {
+      auto n = inproc.network(agg_seed, "127.0.0.1:0", boot);
+      node::aggregator::AggregatorConfig ac;
+      ac.instance = o.instance;
+      ac.committee = server_ids;
+      ac.fold_deadline = std::chrono::milliseconds(400);
+      auto a = n ? node::aggregator::Aggregator::start(n, ac, n->metrics_shared())
+                 : mosaik::Result<std::unique_ptr<node::aggregator::Aggregator>>(
+                       mosaik::make_error(mosaik::ErrorKind::Io, "network"));
+      if (!a) start_error = "aggregator: " + a.error().to_string();
+      else inproc.aggregator = std::move(*a);
+    }
+    for (unsigned i = 0; i < o.clients && start_error.empty(); ++i) {
+      auto n = inproc.network(std::nullopt, "127.0.0.1:0", boot);
+      node::client::ClientConfig cc;
+      cc.instance = o.instance;
+      cc.committee = server_ids;
+      auto text = "hello from client-" + std::to_string(i + 1);
+      cc.message = proto::Bytes(text.begin(), text.end());
+      auto d = n ? node::client::ClientDriver::start(n, cc, n->metrics_shared())
+                 : mosaik::Result<std::unique_ptr<node::client::ClientDriver>>(
+                       mosaik::make_error(mosaik::ErrorKind::Io, "network"));
+      if (!d) start_error = "client-" + std::to_string(i + 1) + ": " + d.error().to_string();
+      else inproc.clients.push_back(std::move(*d));
+    }
+  } else {
+    for (unsigned i = 0; i < o.servers; ++i) {
+      start_child("server-" + std::to_string(i + 1), "server",
+                  {{"ZIPNET_SECRET", seed_hex(server_seeds[i])},
+                   {"ZIPNET_COMMITTEE_SECRET", committee_secret},
+                   {"ZIPNET_LISTEN", "127.0.0.1:" + std::to_string(ports[i])},
+                   {"ZIPNET_DATA_DIR", (dir / ("server-" + std::to_string(i + 1))).string()},
+                   {"ZIPNET_BOOTSTRAP", i == 0 ? boot2 : boot},
+                   {"ZIPNET_ROUND_PERIOD", "1s"},
+                   {"ZIPNET_ROUND_DEADLINE", "5s"},
+                   {"ZIPNET_BOOTSTRAP_DELAY", "1s"},
+                   {"ZIPNET_COMMITTEE_SIZE", std::to_string(o.servers)},
+                   {"ZIPNET_AGGREGATOR_ID", agg_id.hex()}});
+    }
+    start_child("aggregator", "aggregator",
+                {{"ZIPNET_SECRET", seed_hex(agg_seed)},
+                 {"ZIPNET_LISTEN", "127.0.0.1:0"},
+                 {"ZIPNET_DATA_DIR", (dir / "aggregator").string()},
                  {"ZIPNET_BOOTSTRAP", boot},
                  {"ZIPNET_COMMITTEE", pin},
-                 {"ZIPNET_MESSAGE", "hello from client-" + std::to_string(i + 1)}});
+                 {"ZIPNET_FOLD_DEADLINE", "400ms"}});
+    for (unsigned i = 0; i < o.clients; ++i) {
+      start_child("client-" + std::to_string(i + 1), "client",
+                  {{"ZIPNET_LISTEN", "127.0.0.1:0"},
+                   {"ZIPNET_BOOTSTRAP", boot},
+                   {"ZIPNET_COMMITTEE", pin},
+                   {"ZIPNET_MESSAGE", "hello from client-" + std::to_string(i + 1)}});
+    }
   }
   fmt::print("devnet: instance={} servers={} aggregator=1 clients={} dir={}{}\n", o.instance, o.servers, o.clients,
              dir.string(), temp ? " (temporary)" : "");
   fmt::print("devnet: committee pin ZIPNET_COMMITTEE={}\n", pin);
-  fmt::print("devnet: logs in {}/*.log; Ctrl-C stops everything\n", dir.string());
+  if (o.in_process) fmt::print("devnet: every role runs in this process (--in-process)\n");
+  else fmt::print("devnet: logs in {}/*.log; Ctrl-C stops everything\n", dir.string());
   std::fflush(stdout);
 
   // The devnet's own reader: a follower of Broadcasts pinned to the committee.
@@ -203,6 +288,10 @@ std::optional<int> run_devnet_command(const DevnetCommand& cmd) {
   nc.metrics = std::make_shared<mosaik::Metrics>();
   auto ids = proto::InstanceIds::from_name(o.instance);
   int rc = 0;
+  if (!start_error.empty()) {
+    fmt::print(stderr, "devnet: {}\n", start_error);
+    rc = 1;
+  }
   auto net = mosaik::Network::start(nc);
   if (!net) {
     fmt::print(stderr, "devnet: cannot start the reader network: {}\n", net.error().to_string());
@@ -277,6 +366,7 @@ std::optional<int> run_devnet_command(const DevnetCommand& cmd) {
 
   follower.reset();
   if (net) (*net)->shutdown();
+  inproc.stop();
   for (auto& c : children)
     if (!c.exited) ::kill(c.pid, SIGTERM);
   auto deadline = std::chrono::steady_clock::now() + 8s;
