@@ -1449,6 +1449,25 @@ Result<std::shared_ptr<Group>> Group::join(Network& net, GroupConfig cfg) {
 
 void Group::stop() { impl_->shutdown(); }
 
+std::future<bool> Group::transfer_leadership() {
+  auto p = std::make_shared<std::promise<bool>>();
+  auto fut = p->get_future();
+  auto g = impl_;
+  if (!g->core->thread.joinable() || g->core->stopping) {
+    p->set_value(false);
+    return fut;
+  }
+  asio::post(g->core->io, [g, p] {
+    if (g->stopped || !g->engine || g->last.role != RaftRole::leader) {
+      p->set_value(false);
+      return;
+    }
+    // raft_transfer to the most up-to-date voter (id 0); the callback runs on the raft loop.
+    g->engine->transfer(0, [p](int status) { p->set_value(status == 0); });
+  });
+  return fut;
+}
+
 std::future<CommandResult> Group::execute(Bytes command) {
   auto p = std::make_shared<std::promise<CommandResult>>();
   auto fut = p->get_future();

@@ -130,6 +130,9 @@ class Group {
 
   /// Stops raft and closes every bond. Call before shutting the Network down. Idempotent.
   void stop();
+  /// Leader only: hands leadership to another voter (raft_transfer) before a graceful stop
+  /// (operations.md §1, SIGTERM). Completes with false when not leader or it failed.
+  std::future<bool> transfer_leadership();
 
   /// Leader: raft_apply; follower: Forward to the leader (≤ forward_timeout). Offline when no
   /// leader is known. Completes with the command's own apply() result.

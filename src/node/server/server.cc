@@ -269,6 +269,13 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
     if (reg_thread.joinable()) reg_thread.join();
     if (agg_thread.joinable()) agg_thread.join();
     if (computing) computing->wait();
+    // SIGTERM: stop proposing (worker joined above), then hand leadership over so the others
+    // need no election (operations.md §1), then close the group.
+    if (group && group->is_leader()) {
+      auto moved = group->transfer_leadership();
+      if (moved.wait_for(std::chrono::seconds(2)) == std::future_status::ready && moved.get())
+        info("leadership transferred before shutdown");
+    }
     if (group) group->stop();
     if (host && hosted) net->collections().unhost(host);
     std::lock_guard lk(status_mu);
