@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "core/client.h"
@@ -199,6 +200,31 @@ TEST(ServerRole, LeaderWaitsForMinParticipants) {
   EXPECT_TRUE(eventually([&] { return c.metric("zipnet_round_open_blocked", {{"reason", "min_participants"}}) == 1; }, 15s));
   EXPECT_EQ(c.metric("zipnet_rounds_opened_total"), 0);
   EXPECT_EQ(c.metric("zipnet_min_participants"), 2);
+}
+
+TEST(ServerRole, SignatureChangeArchivesTheOldRaftState) {
+  Committee c;
+  c.start(1, 1);
+  ASSERT_FALSE(::testing::Test::HasFatalFailure());
+  auto dir = c.root / "s0";
+  ASSERT_TRUE(eventually([&] { return c.servers[0]->group()->state().get().has_leader; }, 15s));
+  auto first_group = c.servers[0]->group_id();
+  c.servers[0]->stop();
+  c.servers.clear();
+  // Same data dir, another signature knob: a different GROUP_ID, the old state archived.
+  auto cfg = c.config(3);
+  cfg.data_dir = dir;
+  auto s = CommitteeServer::start(c.nets[0], cfg, c.metrics);
+  ASSERT_TRUE(s) << s.error().to_string();
+  EXPECT_NE((*s)->group_id(), first_group);
+  bool archived = false;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    archived |= e.path().filename().string().rfind("raft.signature-" + first_group.short_hex() + "-", 0) == 0;
+  EXPECT_TRUE(archived) << "no raft.signature-* directory in " << dir;
+  std::ifstream f(dir / "node.json");
+  std::string text{std::istreambuf_iterator<char>(f), {}};
+  EXPECT_NE(text.find((*s)->group_id().hex()), std::string::npos) << text;
+  c.servers.push_back(std::move(*s));
 }
 
 }  // namespace

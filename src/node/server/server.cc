@@ -207,6 +207,7 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
 
     std::error_code ec;
     std::filesystem::create_directories(cfg.data_dir, ec);
+    archive_on_signature_change();
     auto key = load_dh_key(cfg.data_dir, cfg.rotate_dh, net->clock().now_ms());
     if (!key) return tl::unexpected(key.error());
     dh = std::move(*key);
@@ -281,6 +282,40 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
     std::lock_guard lk(status_mu);
     reg_in.reset();
     agg_in.reset();
+  }
+
+  /// operations.md §4 / §10.7: node.json remembers the GROUP_ID; when a signature knob or the
+  /// committee secret changed, the old Raft state is archived (raft.signature-<short>-<unix>,
+  /// kept as evidence) and the server forms or joins the new group from scratch.
+  void archive_on_signature_change() {
+    namespace fs = std::filesystem;
+    auto file = cfg.data_dir / "node.json";
+    nlohmann::json j = nlohmann::json::object();
+    if (fs::exists(file)) {
+      std::ifstream f(file);
+      j = nlohmann::json::parse(f, nullptr, false);
+      if (!j.is_object()) j = nlohmann::json::object();
+    }
+    auto old = j.value("group_id", std::string());
+    if (!old.empty() && old != group_id.hex()) {
+      auto old_id = p::UniqueId::parse_hex(old).value_or(p::UniqueId{});
+      warn("committee signature changed (old group=" + short_id(old_id) + " new group=" + short_id(group_id) +
+           "); archiving old raft state");
+      auto unix_s = net->clock().now_ms() / 1000;
+      auto archive = cfg.data_dir / ("raft.signature-" + old_id.short_hex() + "-" + std::to_string(unix_s));
+      std::error_code ec;
+      if (fs::exists(cfg.data_dir / "raft")) fs::rename(cfg.data_dir / "raft", archive, ec);
+      if (!ec && fs::exists(cfg.data_dir / "lineage")) {
+        fs::create_directories(archive, ec);
+        fs::rename(cfg.data_dir / "lineage", archive / "lineage", ec);
+      }
+      if (ec) warn("cannot archive " + (cfg.data_dir / "raft").string() + ": " + ec.message());
+    }
+    if (old != group_id.hex()) {
+      j["group_id"] = group_id.hex();
+      std::ofstream f(file, std::ios::trunc);
+      f << j.dump(2) << "\n";
+    }
   }
 
   // ------------------------------------------------------------------ proposals
