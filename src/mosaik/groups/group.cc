@@ -949,6 +949,9 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
     while (!p->wq.empty() && !p->closed) {
       std::error_code ec;
       co_await asio::async_write(p->sock, asio::buffer(p->wq.front()), asio::redirect_error(use_awaitable, ec));
+      // close_pump() may have run while the write was in flight (bond dropped, group stopped):
+      // it cleared wq, so popping now would free the front twice (ASan double-free, session 2).
+      if (p->closed) break;
       if (ec) {
         if (!p->closed) {
           if (!b->dead) send_msg(*b->link, BondFrame::RaftClose, RaftClose{p->conn});
