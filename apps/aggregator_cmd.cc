@@ -30,12 +30,6 @@ Conf<std::size_t> stream_buffer(const ConfigLoader& l) {
   return n;
 }
 
-bool termination_pending() {
-  sigset_t pend;
-  sigemptyset(&pend);
-  if (sigpending(&pend) != 0) return false;
-  return sigismember(&pend, SIGINT) == 1 || sigismember(&pend, SIGTERM) == 1;
-}
 
 }  // namespace
 
@@ -113,7 +107,7 @@ std::optional<int> run_aggregator_command(const AggregatorCommand& cmd) {
 
   // Wait for SIGINT/SIGTERM (left pending for wait_for_signal to take and report) or the
   // failed budget check.
-  while (!termination_pending()) {
+  while (!termination_signal_pending()) {
     if (a.fatal_watch().wait_for([](const std::optional<std::string>& f) { return f.has_value(); },
                                  std::chrono::milliseconds(200)))
       break;

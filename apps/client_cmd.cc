@@ -29,12 +29,6 @@ Conf<unsigned> cadence(const ConfigLoader& l) {
   return n;
 }
 
-bool termination_pending() {
-  sigset_t pend;
-  sigemptyset(&pend);
-  if (sigpending(&pend) != 0) return false;
-  return sigismember(&pend, SIGINT) == 1 || sigismember(&pend, SIGTERM) == 1;
-}
 
 }  // namespace
 
@@ -122,7 +116,7 @@ std::optional<int> run_client_command(const ClientCommand& cmd) {
 
   // Wait for SIGINT/SIGTERM (left pending for wait_for_signal to take and report) or a fatal
   // message check.
-  while (!termination_pending()) {
+  while (!termination_signal_pending()) {
     if (d.fatal_watch().wait_for([](bool f) { return f; }, std::chrono::milliseconds(200))) break;
   }
   auto stop = [&] {

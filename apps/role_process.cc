@@ -97,6 +97,13 @@ void block_termination_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
+bool termination_signal_pending() {
+  sigset_t pend;
+  sigemptyset(&pend);
+  if (sigpending(&pend) != 0) return false;
+  return sigismember(&pend, SIGINT) == 1 || sigismember(&pend, SIGTERM) == 1;
+}
+
 int config_fail(const ConfigError& e) {
   log_error(e.line());
   return kExitConfig;

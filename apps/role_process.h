@@ -77,6 +77,10 @@ class RoleProcess {
 /// inherits the mask; wait_for_signal takes them synchronously).
 void block_termination_signals();
 
+/// True when SIGINT or SIGTERM is pending (blocked, not yet taken): roles that also wait for
+/// a fatal condition poll this, then let RoleProcess::wait_for_signal() take and log it.
+bool termination_signal_pending();
+
 /// Fails with a configuration error line (logged) and returns kExitConfig.
 int config_fail(const ConfigError& e);
 
