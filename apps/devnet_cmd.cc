@@ -355,6 +355,7 @@ std::optional<int> run_devnet_command(const DevnetCommand& cmd) {
     }
     if (o.rounds && printed >= o.rounds) {
       fmt::print("devnet: {} rounds finalized; stopping\n", printed);
+      std::fflush(stdout);
       break;
     }
     if (!warned_slow && printed == 0 && std::chrono::steady_clock::now() - t0 > 60s) {
@@ -390,6 +391,7 @@ std::optional<int> run_devnet_command(const DevnetCommand& cmd) {
     fs::remove_all(dir, ec);
   }
   fmt::print("devnet: stopped{}\n", temp ? "; temporary state removed" : "");
+  std::fflush(stdout);
   if (rc == 0 && !interrupted && o.rounds && printed < o.rounds) rc = 1;
   return rc;
 }

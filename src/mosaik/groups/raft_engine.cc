@@ -114,7 +114,9 @@ struct RaftEngine::Impl {
 
   raft_uv_accept_cb accept_cb = nullptr;
   bool transport_closing = false;
-  std::set<PendingConnect*> pending;
+  // Shared: the link layer may drop a connect callback without calling it (its group stopped);
+  // the PendingConnect is then freed with the callback instead of leaking (LSan, session 2).
+  std::set<std::shared_ptr<PendingConnect>> pending;
 
   Bytes apply_result;
   // Commit notification: libraft tells followers a new commit index only with the next
@@ -186,7 +188,7 @@ struct RaftEngine::Impl {
   static int t_connect(struct raft_uv_transport* t, struct raft_uv_connect* req, raft_id id,
                        const char* address, raft_uv_connect_cb cb) {
     Impl* self = of(t);
-    auto* pc = new PendingConnect{req, cb};
+    auto pc = std::make_shared<PendingConnect>(PendingConnect{req, cb});
     self->pending.insert(pc);
     std::weak_ptr<Mailbox> mb = self->mailbox;
     self->links->connect(id, address, [self, pc, mb](int fd) {
@@ -197,16 +199,14 @@ struct RaftEngine::Impl {
     });
     return 0;
   }
-  void finish_connect(PendingConnect* pc, int fd) {
+  void finish_connect(const std::shared_ptr<PendingConnect>& pc, int fd) {
     pending.erase(pc);
     if (pc->cancelled || transport_closing) {
       if (fd >= 0) ::close(fd);  // its callback already fired with RAFT_CANCELED
-      delete pc;
       return;
     }
     uv_stream_t* s = fd >= 0 ? make_stream(fd) : nullptr;
     pc->cb(pc->req, s, s ? 0 : RAFT_NOCONNECTION);
-    delete pc;
   }
   static void t_close(struct raft_uv_transport* t, raft_uv_transport_close_cb cb) {
     Impl* self = of(t);
@@ -215,12 +215,12 @@ struct RaftEngine::Impl {
     // Every pending connect must fire RAFT_CANCELED before our own close callback, or
     // raft_close never completes (pitfall 21).
     // Swap first: a callback must not be able to modify the set while it is walked.
-    std::set<PendingConnect*> cancelled;
+    std::set<std::shared_ptr<PendingConnect>> cancelled;
     cancelled.swap(self->pending);
-    for (auto* pc : cancelled) {
+    for (const auto& pc : cancelled) {
       pc->cancelled = true;
       pc->cb(pc->req, nullptr, RAFT_CANCELED);
-    }  // the objects are deleted when their links answer
+    }  // freed when their link callbacks answer or are dropped
     self->post([t, cb] { cb(t); });
   }
 
