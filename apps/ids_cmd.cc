@@ -43,10 +43,6 @@ std::unique_ptr<IdsCommand> add_ids_command(CLI::App& app) {
 
 namespace {
 
-bool is_64_hex_secret(std::string_view s) {
-  if (s.size() != 64) return false;
-  return std::all_of(s.begin(), s.end(), [](char ch) { return std::isxdigit(static_cast<unsigned char>(ch)) != 0; });
-}
 
 std::string join_ids(const std::set<mosaik::PeerId>& ids) {
   std::string s;
@@ -166,7 +162,7 @@ std::optional<int> run_ids_command(const IdsCommand& cmd) {
   line("TDX_TICKET_CLASS", proto::tdx_ticket_class());
   line("SIGNATURE", proto::committee_signature(*knobs));
   if (secret) {
-    if (!is_64_hex_secret(*secret))
+    if (!is_strong_committee_secret(*secret))
       log_warn("committee secret is not 64 hex; GROUP_ID allows offline guessing \xE2\x80\x94 use zipnet keygen");
     node::server::ServerConfig sc;  // the server's own derivation, so the two cannot drift apart
     sc.instance = *name;

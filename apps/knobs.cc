@@ -1,5 +1,7 @@
 #include "knobs.h"
 
+#include "proto/hex.h"
+
 namespace zipnet::apps {
 
 using namespace std::chrono_literals;
@@ -12,6 +14,8 @@ void add_committee_knob_options(ConfigLoader& l) {
   l.add({"ZIPNET_SLOT_BYTES", "slot-bytes", "bytes per slot (default 256)", false, false, false});
   l.add({"ZIPNET_TAG_LEN", "tag-len", "tag bytes per slot (default 16)", false, false, false});
 }
+
+bool is_strong_committee_secret(std::string_view s) { return s.size() == 64 && proto::is_hex(s); }
 
 Conf<std::uint32_t> u32_in_range(const ConfigLoader& l, const std::string& var, std::uint32_t def, std::uint32_t lo,
                                  std::uint32_t hi) {

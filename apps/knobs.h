@@ -23,6 +23,9 @@ Conf<proto::CommitteeKnobs> load_committee_knobs(const ConfigLoader& l);
 
 /// An unsigned value of `var` in [lo, hi] (bare numbers; the size parser's overflow checks);
 /// `def` when unset.
+/// A committee secret that is 64 hex characters (else the weak-secret WARN, operations.md §3.2).
+bool is_strong_committee_secret(std::string_view s);
+
 Conf<std::uint32_t> u32_in_range(const ConfigLoader& l, const std::string& var, std::uint32_t def, std::uint32_t lo,
                                  std::uint32_t hi);
 

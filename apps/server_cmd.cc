@@ -36,24 +36,6 @@ std::unique_ptr<ServerCommand> add_server_command(CLI::App& app) {
 
 namespace {
 
-Conf<std::uint32_t> u32_in(const ConfigLoader& l, const std::string& var, std::uint32_t def, std::uint32_t lo,
-                           std::uint32_t hi) {
-  auto raw = l.raw(var);
-  if (!raw) return def;
-  auto v = l.size(var, def);  // bare numbers; reuse the size parser's overflow checks
-  if (!v) return tl::unexpected(v.error());
-  if (*v < lo || *v > hi)
-    return tl::unexpected(ConfigError{var, "expected " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
-                                               *raw + "'"});
-  return static_cast<std::uint32_t>(*v);
-}
-
-bool is_64_hex(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char ch : s)
-    if (!std::isxdigit(static_cast<unsigned char>(ch))) return false;
-  return true;
-}
 
 }  // namespace
 
@@ -74,12 +56,12 @@ std::optional<int> run_server_command(const ServerCommand& cmd) {
   if (!secret || secret->empty())
     return config_fail({"ZIPNET_COMMITTEE_SECRET", "required for a committee server (use zipnet keygen; or ZIPNET_COMMITTEE_SECRET_FILE)"});
   sc.secret_digest = proto::committee_secret_digest(*secret);
-  sc.secret_weak = !is_64_hex(*secret);
+  sc.secret_weak = !is_strong_committee_secret(*secret);
   auto knobs = load_committee_knobs(l);  // the signature knobs (apps/knobs.h, shared with zipnet ids)
   if (!knobs) return config_fail(knobs.error());
   sc.knobs = *knobs;
   if (l.raw("ZIPNET_COMMITTEE_SIZE")) {
-    auto cs = u32_in(l, "ZIPNET_COMMITTEE_SIZE", 0, 1, 1024);
+    auto cs = u32_in_range(l, "ZIPNET_COMMITTEE_SIZE", 0, 1, 1024);
     if (!cs) return config_fail(cs.error());
     sc.committee_size = *cs;
   }
@@ -96,7 +78,7 @@ std::optional<int> run_server_command(const ServerCommand& cmd) {
     auto pin = l.peer_list("ZIPNET_COMMITTEE");  // validated, then ignored (servers are the committee)
     if (!pin) return config_fail(pin.error());
   }
-  auto wt = u32_in(l, "ZIPNET_WORKER_THREADS", std::max(1u, std::thread::hardware_concurrency()), 1, 1024);
+  auto wt = u32_in_range(l, "ZIPNET_WORKER_THREADS", std::max(1u, std::thread::hardware_concurrency()), 1, 1024);
   if (!wt) return config_fail(wt.error());
   sc.worker_threads = *wt;
   auto bd = l.duration("ZIPNET_BOOTSTRAP_DELAY", 3000ms);
