@@ -14,6 +14,7 @@
 #include "ids_cmd.h"
 #include "inspect_cmd.h"
 #include "keygen_cmd.h"
+#include "mosaik/base/allocator.h"
 #include "proto/params.h"
 #include "server_cmd.h"
 #include "sim.h"
@@ -21,6 +22,7 @@
 #include "wipe_cmd.h"
 
 int main(int argc, char** argv) {
+  mosaik::tune_process_allocator();
   // argv[0] dispatch: `zipnet-server …` ≡ `zipnet server …`.
   std::vector<char*> args(argv, argv + argc);
   std::string base = argc > 0 ? argv[0] : "zipnet";

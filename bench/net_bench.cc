@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "mosaik/base/allocator.h"
 #include "mosaik/base/log.h"
 #include "mosaik/network/network.h"
 #include "mosaik/transport/tls.h"
@@ -151,6 +152,7 @@ double bench_tls_echo(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mosaik::tune_process_allocator();  // as the zipnet binary does (mosaik/base/allocator.h)
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];

@@ -7,6 +7,7 @@ pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)
 
 add_library(mosaik STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/base/allocator.cc
   ${CMAKE_CURRENT_LIST_DIR}/base/log.cc
   ${CMAKE_CURRENT_LIST_DIR}/base/metrics.cc
   ${CMAKE_CURRENT_LIST_DIR}/transport/frame.cc

@@ -104,6 +104,10 @@ class Link : public std::enable_shared_from_this<Link> {
   std::deque<std::shared_ptr<const Bytes>> queue_;
   bool writing_ = false, closing_ = false, dead_ = false, fin_after_drain_ = false;
   std::size_t inflight_ = 0;  // frames at the front of queue_ handed to the current async_write
+  // Staging buffer for one write (reused, never shrunk below a write's size): frames are
+  // coalesced so TLS emits full 16 KiB records. A 16 KiB datum is a 16,389-byte frame; written
+  // frame by frame it would cost two records (and two send/recv syscalls) per item.
+  Bytes wbuf_;
   std::function<void()> on_drain_;
 };
 

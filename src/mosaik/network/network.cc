@@ -1,6 +1,7 @@
 // Network start/shutdown, the Link and the dial/accept handshakes (substrate.md §3, §4).
 #include "mosaik/network/network.h"
 
+#include <cstring>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <openssl/ssl.h>
@@ -150,12 +151,19 @@ void Link::send(std::shared_ptr<const Bytes> frame) {
 
 asio::awaitable<void> Link::writer() {
   while (!queue_.empty() && !dead_) {
-    std::vector<asio::const_buffer> bufs;
-    std::size_t n = std::min<std::size_t>(queue_.size(), 16);
-    for (std::size_t i = 0; i < n; ++i) bufs.push_back(asio::buffer(*queue_[i]));
-    inflight_ = n;  // close() must keep these alive (async_write reads them) and in order
+    // Coalesce up to kMaxCoalesce bytes (at least one frame) into the staging buffer.
+    constexpr std::size_t kMaxCoalesce = 256 * 1024;
+    std::size_t n = 0, total = 0;
+    while (n < queue_.size() && (n == 0 || total + queue_[n]->size() <= kMaxCoalesce)) total += queue_[n++]->size();
+    wbuf_.resize(total);
+    std::size_t off = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::memcpy(wbuf_.data() + off, queue_[i]->data(), queue_[i]->size());
+      off += queue_[i]->size();
+    }
+    inflight_ = n;  // the writer pops exactly these when the write completes (see close())
     std::error_code ec;
-    std::size_t wrote = co_await asio::async_write(stream_, bufs, asio::redirect_error(use_awaitable, ec));
+    std::size_t wrote = co_await asio::async_write(stream_, asio::buffer(wbuf_), asio::redirect_error(use_awaitable, ec));
     inflight_ = 0;
     core_.bytes_sent.Increment(static_cast<double>(wrote));
     if (ec) {

@@ -234,7 +234,10 @@ asio::awaitable<void> ProducerImpl::pump() {
       if (!input.empty()) {
         frame = std::move(input.front());
         input.pop_front();
-        cv.notify_all();
+        // Wake blocked senders at the low-water mark, not per item: a sender that keeps the
+        // input full would otherwise cost a futex wake per datum. A waiting send() re-checks
+        // its predicate at its timeout, so it never reports Full while there was room.
+        if (input.size() <= opt.buffer_size / 2) cv.notify_all();
       }
     }
     if (!frame) {
