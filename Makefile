@@ -53,6 +53,11 @@ bench-group: deps
 	@cmake --build --preset bench -j $(JOBS) --target zipnet_bench_group
 	@./build/bench/bench/zipnet_bench_group
 
+# The runbook conformance suite alone (operations.md §11, §12): one PASS/FAIL/SKIP line per
+# case and a closing count. CASE=S1 (or CASE=S1,B3) runs only those cases.
+runbook: build
+	@./build/ci/tests/runbook/zipnet_runbook --summary $(if $(CASE),--case $(CASE))
+
 fuzz: deps
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)

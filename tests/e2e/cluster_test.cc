@@ -7,6 +7,7 @@
 
 #include <regex>
 
+#include "ops/deployment.h"
 #include "ops/harness.h"
 #include "proto/ed25519.h"
 #include "proto/hex.h"
@@ -18,93 +19,19 @@ using ops::Harness;
 using ops::Millis;
 using ops::NodeOptions;
 
-struct Ident {
-  std::string seed_hex, peer_hex;
-};
-
-Ident make_ident() {
-  auto s = proto::Secret32::random();
-  return {proto::to_hex(s.span()), proto::SigningKey(s).peer_id().hex()};
-}
-
+/// Three servers, the aggregator and `clients` clients of instance e2e.test (ops::Deployment).
 class Cluster {
  public:
   explicit Cluster(std::string name, unsigned servers = 3, unsigned clients = 5)
-      : h_(ops::HarnessOptions{name, ops::FaultMode::DebugBlock}) {
-    for (unsigned i = 0; i < servers; ++i) srv_.push_back(make_ident());
-    agg_ = make_ident();
-    for (const auto& s : srv_) pin_ += (pin_.empty() ? "" : ",") + s.peer_hex;
-    nservers_ = servers;
-    nclients_ = clients;
-  }
-
-  std::map<std::string, std::string> server_env(unsigned i) {
-    std::map<std::string, std::string> e{{"ZIPNET_INSTANCE", instance},
-                                         {"ZIPNET_SECRET", srv_[i].seed_hex},
-                                         {"ZIPNET_COMMITTEE_SECRET", secret},
-                                         {"ZIPNET_ROUND_PERIOD", "1s"},
-                                         {"ZIPNET_ROUND_DEADLINE", "5s"},
-                                         {"ZIPNET_BOOTSTRAP_DELAY", "1s"},
-                                         {"ZIPNET_COMMITTEE_SIZE", std::to_string(nservers_)},
-                                         {"ZIPNET_AGGREGATOR_ID", agg_.peer_hex},
-                                         {"ZIPNET_WORKER_THREADS", "1"}};
-    if (i > 0) e["ZIPNET_BOOTSTRAP"] = h_.node("s1").bootstrap_arg();
-    return e;
-  }
-
-  void start() {
-    for (unsigned i = 0; i < nservers_; ++i) {
-      NodeOptions o;
-      o.role = "server";
-      o.argv = {ops::default_zipnet_binary().string(), "server"};
-      o.env = server_env(i);
-      o.peer_id = srv_[i].peer_hex;
-      h_.start_node("s" + std::to_string(i + 1), o);
-    }
-    NodeOptions a;
-    a.role = "aggregator";
-    a.argv = {ops::default_zipnet_binary().string(), "aggregator"};
-    a.env = {{"ZIPNET_INSTANCE", instance},       {"ZIPNET_SECRET", agg_.seed_hex},
-             {"ZIPNET_COMMITTEE", pin_},          {"ZIPNET_FOLD_DEADLINE", "400ms"},
-             {"ZIPNET_BOOTSTRAP", h_.node("s1").bootstrap_arg()}};
-    a.peer_id = agg_.peer_hex;
-    h_.start_node("agg", a);
-    for (unsigned i = 0; i < nclients_; ++i) {
-      NodeOptions c;
-      c.role = "client";
-      c.argv = {ops::default_zipnet_binary().string(), "client"};
-      c.env = {{"ZIPNET_INSTANCE", instance},
-               {"ZIPNET_COMMITTEE", pin_},
-               {"ZIPNET_MESSAGE", "hello from client-" + std::to_string(i + 1)},
-               {"ZIPNET_BOOTSTRAP", h_.node("s1").bootstrap_arg()}};
-      h_.start_node("c" + std::to_string(i + 1), c);
-    }
-  }
-
-  Harness& h() { return h_; }
+      : d_(ops::DeploymentOptions{name, ops::FaultMode::DebugBlock, "e2e.test", servers, clients}) {}
+  void start() { d_.start(); }
+  Harness& h() { return d_.h(); }
+  ops::Deployment& d() { return d_; }
   const std::string instance = "e2e.test";
-  const std::string secret = proto::UniqueId::random().hex();
 
  private:
-  Harness h_;
-  std::vector<Ident> srv_;
-  Ident agg_;
-  std::string pin_;
-  unsigned nservers_ = 3, nclients_ = 5;
+  ops::Deployment d_;
 };
-
-/// Round numbers of the `round finalized` lines of `node` from `from` on.
-std::vector<std::uint64_t> finalized_rounds(Harness& h, const std::string& node, std::size_t from = 0) {
-  std::vector<std::uint64_t> out;
-  static const std::regex re("round finalized round=([0-9]+) participants=([0-9]+)");
-  for (const auto& l : h.node(node).logs().lines()) {
-    if (l.index < from) continue;
-    std::smatch m;
-    const auto& t = l.match_text();
-    if (std::regex_search(t, m, re)) out.push_back(std::stoull(m[1]));
-  }
-  return out;
-}
 
 TEST(ClusterE2E, ThreeServersAggregatorFiveClientsFinalizeTenConsecutiveRounds) {
   Cluster c("e2e-rounds");
@@ -113,11 +40,11 @@ TEST(ClusterE2E, ThreeServersAggregatorFiveClientsFinalizeTenConsecutiveRounds) 
   // Ten consecutive finalized rounds on s1, each with all five clients.
   ASSERT_TRUE(h.wait_for_log("s1", "round finalized round=[0-9]+ participants=5 servers=3", Millis(60000)))
       << "no round with all 5 participants; see the node logs";
-  auto first = finalized_rounds(h, "s1");
+  auto first = c.d().finalized_rounds("s1");
   ASSERT_FALSE(first.empty());
   bool ten = ops::eventually(
       [&] {
-        auto r = finalized_rounds(h, "s1");
+        auto r = c.d().finalized_rounds("s1");
         // 10 consecutive round numbers somewhere in the sequence.
         unsigned run = 1;
         for (std::size_t i = 1; i < r.size(); ++i) {
@@ -127,7 +54,7 @@ TEST(ClusterE2E, ThreeServersAggregatorFiveClientsFinalizeTenConsecutiveRounds) 
         return false;
       },
       Millis(40000));
-  EXPECT_TRUE(ten) << "finalized rounds: " << ::testing::PrintToString(finalized_rounds(h, "s1"));
+  EXPECT_TRUE(ten) << "finalized rounds: " << ::testing::PrintToString(c.d().finalized_rounds("s1"));
   // Registry sizes and round metrics agree with what was started.
   for (const char* s : {"s1", "s2", "s3"}) {
     EXPECT_EQ(h.metric(s, "zipnet_client_registry_size", {{"instance", c.instance}}).value_or(-1), 5) << s;
