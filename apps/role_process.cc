@@ -337,7 +337,22 @@ void RoleProcess::wait_for_signal() {
   while (sigwait(&set, &sig) != 0) {
   }
   shutdown_t0_ = std::chrono::steady_clock::now();
-  log_info(std::string("shutting down: signal=") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+  std::string reason;
+  {
+    std::lock_guard lk(stop_mu_);
+    reason = stop_reason_;
+  }
+  if (!reason.empty()) log_info("shutting down: " + reason);
+  else log_info(std::string("shutting down: signal=") + (sig == SIGINT ? "SIGINT" : "SIGTERM"));
+}
+
+void RoleProcess::request_stop(std::string reason) {
+  {
+    std::lock_guard lk(stop_mu_);
+    if (stop_reason_.empty()) stop_reason_ = std::move(reason);
+  }
+  // SIGTERM is blocked in every thread and taken by sigwait in wait_for_signal().
+  ::kill(::getpid(), SIGTERM);
 }
 
 void RoleProcess::finish() {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -57,6 +58,9 @@ class RoleProcess {
   void wait_for_signal();
   /// Shuts the network down and logs `shutdown complete in <ms>ms`.
   void finish();
+  /// The role decided to stop (e.g. removed from the committee): wakes wait_for_signal(),
+  /// which logs `shutting down: <reason>` instead of a signal name. Thread-safe.
+  void request_stop(std::string reason);
 
  private:
   RoleProcess() = default;
@@ -71,6 +75,8 @@ class RoleProcess {
   struct StatusSlot;
   std::shared_ptr<StatusSlot> status_;
   std::chrono::steady_clock::time_point shutdown_t0_{};
+  std::mutex stop_mu_;
+  std::string stop_reason_;  // set by request_stop()
 };
 
 /// Blocks SIGINT/SIGTERM in the calling thread before any other thread starts (every thread

@@ -96,6 +96,7 @@ std::optional<int> run_server_command(const ServerCommand& cmd) {
   if (!proc) return proc.error();
   auto& rp = **proc;
   sc.data_dir = rp.data_dir();
+  sc.on_removed = [&rp] { rp.request_stop("removed from committee"); };
   auto server = node::server::CommitteeServer::start(rp.net(), sc, rp.metrics());
   if (!server) {
     log_error("cannot start committee server: " + server.error().to_string());

@@ -10,6 +10,7 @@
 #include "aggregator_cmd.h"
 #include "bootstrap_cmd.h"
 #include "client_cmd.h"
+#include "committee_cmd.h"
 #include "devnet_cmd.h"
 #include "ids_cmd.h"
 #include "inspect_cmd.h"
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   auto wipe_cmd = zipnet::apps::add_wipe_command(app);
   auto keygen_cmd = zipnet::apps::add_keygen_command(app);
   auto ids_cmd = zipnet::apps::add_ids_command(app);
+  auto committee_cmd = zipnet::apps::add_committee_command(app);
 
   CLI11_PARSE(app, n, av);
   if (auto rc = zipnet::apps::run_tdx_command(*tdx_cmd)) return *rc;
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
   if (auto rc = zipnet::apps::run_wipe_command(*wipe_cmd)) return *rc;
   if (auto rc = zipnet::apps::run_keygen_command(*keygen_cmd)) return *rc;
   if (auto rc = zipnet::apps::run_ids_command(*ids_cmd)) return *rc;
+  if (auto rc = zipnet::apps::run_committee_command(*committee_cmd)) return *rc;
   if (sim_cmd->parsed()) return zipnet::apps::run_sim(sim);
   if (version_cmd->parsed()) {
 #ifdef ZIPNET_FAULT_INJECTION

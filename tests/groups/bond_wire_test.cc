@@ -73,6 +73,23 @@ TEST(BondWire, RoundTrips) {
   EXPECT_FALSE(JoinResult::decode(enc));
   enc.resize(10);
   EXPECT_FALSE(JoinResult::decode(enc));
+
+  RemoveRequest q{UniqueId::from("victim")};
+  auto q2 = RemoveRequest::decode(zipnet::proto::encode(q));
+  ASSERT_TRUE(q2);
+  EXPECT_EQ(q2->peer_id, q.peer_id);
+  RemoveResult rr{3, UniqueId::from("leader"), "not the leader"};
+  auto rr2 = RemoveResult::decode(zipnet::proto::encode(rr));
+  ASSERT_TRUE(rr2);
+  EXPECT_EQ(rr2->status, 3);
+  EXPECT_EQ(rr2->leader, rr.leader);
+  EXPECT_EQ(rr2->detail, "not the leader");
+  auto renc = zipnet::proto::encode(rr);
+  renc.resize(renc.size() - 1);
+  EXPECT_FALSE(RemoveResult::decode(renc));
+  renc = zipnet::proto::encode(q);
+  renc.push_back(0);
+  EXPECT_FALSE(RemoveRequest::decode(renc));
 }
 
 }  // namespace

@@ -226,4 +226,28 @@ DecodeResult<JoinResult> JoinResult::decode(ByteSpan in) {
   return r.finish(std::move(j), "JoinResult");
 }
 
+void RemoveRequest::encode(Writer& w) const { w.id(peer_id); }
+
+DecodeResult<RemoveRequest> RemoveRequest::decode(ByteSpan in) {
+  Reader r(in);
+  RemoveRequest q;
+  q.peer_id = r.id("RemoveRequest.peer_id");
+  return r.finish(std::move(q), "RemoveRequest");
+}
+
+void RemoveResult::encode(Writer& w) const {
+  w.u8(status);
+  w.id(leader);
+  w.string(detail);
+}
+
+DecodeResult<RemoveResult> RemoveResult::decode(ByteSpan in) {
+  Reader r(in);
+  RemoveResult q;
+  q.status = r.u8("RemoveResult.status");
+  q.leader = r.id("RemoveResult.leader");
+  q.detail = r.string("RemoveResult.detail", 1024);
+  return r.finish(std::move(q), "RemoveResult");
+}
+
 }  // namespace mosaik::groups

@@ -176,4 +176,22 @@ struct JoinResult {
   static zipnet::proto::DecodeResult<JoinResult> decode(ByteSpan in);
 };
 
+/// RemoveRequest{peer_id} (substrate.md §7.2): sent to the leader by a member or by
+/// `zipnet committee remove` (a non-voting holder of the secret); one outstanding per bond.
+struct RemoveRequest {
+  PeerId peer_id;
+  void encode(zipnet::proto::Writer& w) const;
+  static zipnet::proto::DecodeResult<RemoveRequest> decode(ByteSpan in);
+};
+
+/// RemoveResult{status} (+ `leader` when status is NotLeader, `detail` when Rejected: an
+/// extension of §7.2 so the caller can follow the leader and report why).
+struct RemoveResult {
+  std::uint8_t status = 0;
+  PeerId leader;
+  std::string detail;
+  void encode(zipnet::proto::Writer& w) const;
+  static zipnet::proto::DecodeResult<RemoveResult> decode(ByteSpan in);
+};
+
 }  // namespace mosaik::groups

@@ -196,6 +196,7 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
   std::uint32_t conn_counter = 0;
 
   enum class Phase { Pristine, Forming, Joining, Member, Removed } phase = Phase::Pristine;
+  PeerId removed_by;  // Phase::Removed: the leader that said so
   Lineage expected{};  // lineage accepted on RaftOpen while the state machine has none yet
   bool had_state = false;
   bool resume_log_pending = false;
@@ -210,6 +211,20 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
   TimePoint last_join_sent{};
   std::deque<std::pair<PeerId, JoinRequest>> join_queue;
   bool join_busy = false;
+  // Leader: removals waiting for the membership-change slot (one change at a time).
+  struct QueuedRemoval {
+    PeerId peer;
+    std::function<void(ReplyStatus, std::string)> reply;
+  };
+  std::deque<QueuedRemoval> remove_queue;
+  // Requester side of remove_member(): one at a time; `via` is the leader asked.
+  struct PendingRemove {
+    PeerId target;
+    std::optional<PeerId> via;
+    TimePoint deadline;
+    std::function<void(tl::expected<void, CommandFailure>)> done;
+  };
+  std::optional<PendingRemove> remove_pending;
 
   std::uint64_t next_req = 1;
   struct PendingFwd {
@@ -306,6 +321,8 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
     g.commit_index = last.commit_index;
     g.applied_index = last.applied_index;
     g.voters = last.voters();
+    g.removed = phase == Phase::Removed;
+    if (g.removed) g.removed_by = removed_by;
     sm->with([&](const StateMachine& m) {
       g.lineage = m.lineage();
       g.version = m.version();
@@ -454,6 +471,13 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
     fwds.clear();
     for (auto& [id, q] : queries) q.done(tl::unexpected(QueryFailure{QueryError::GroupTerminated, "group stopped"}));
     queries.clear();
+    if (remove_pending) {
+      auto done = std::move(remove_pending->done);
+      remove_pending.reset();
+      done(tl::unexpected(CommandFailure{CommandError::GroupTerminated, "group stopped"}));
+    }
+    for (auto& q : remove_queue) q.reply(ReplyStatus::Offline, "group stopped");
+    remove_queue.clear();
     stop_engine();
     {
       std::lock_guard lk(g_reg_mu);
@@ -491,6 +515,7 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
     expire_requests(t);
     formation_tick(t);
     joining_tick(t);
+    remove_tick(t);
     rival_tick();
     quorum_tick(t);
     arm_tick();
@@ -699,6 +724,16 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
     // Our current state may have moved on since the handshake snapshot.
     if (!(local_info() == frozen_local)) send_msg(*b->link, BondFrame::ClusterUpdate, local_info());
     rival_check(*b);
+    // A removed member that comes back (it was down when it was removed, so its own log
+    // does not say so) is told at once instead of campaigning forever.
+    if (engine && last.role == RaftRole::leader && frozen_remote.lineage == effective_lineage() &&
+        !sm->with([&](const StateMachine& m) { return m.may_join(peer); })) {
+      JoinResult r;
+      r.status = static_cast<std::uint8_t>(ReplyStatus::Removed);
+      r.leader = self;
+      r.lineage = effective_lineage();
+      send_msg(*b->link, BondFrame::JoinResult, r);
+    }
   }
 
   void drop_bond(const std::shared_ptr<Bond>& b, bool redial_soon = true) {
@@ -898,8 +933,20 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
         on_join_result(b, *j);
         break;
       }
+      case BondFrame::RemoveRequest: {
+        auto q = RemoveRequest::decode(f.payload);
+        if (!q) return bad("RemoveRequest");
+        on_remove_request(b, *q);
+        break;
+      }
+      case BondFrame::RemoveResult: {
+        auto r = RemoveResult::decode(f.payload);
+        if (!r) return bad("RemoveResult");
+        on_remove_result(b, *r);
+        break;
+      }
       default:
-        break;  // PeerEntryUpdate / RemoveRequest: not implemented yet (ignored)
+        break;  // PeerEntryUpdate: not implemented yet (ignored)
     }
   }
 
@@ -1157,7 +1204,7 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
 
   // ------------------------------------------------------------------ formation and join
   void formation_tick(TimePoint t) {
-    if (phase != Phase::Pristine) return;
+    if (phase != Phase::Pristine || cfg.formation == Formation::Observer) return;
     if (!wait_started) {
       bool ready = core->config.discovery.bootstrap.empty() || core->discovery->boot_w.get();
       if (!ready) return;
@@ -1232,6 +1279,16 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
   }
 
   void on_join_result(const std::shared_ptr<Bond>& b, const JoinResult& r) {
+    if (static_cast<ReplyStatus>(r.status) == ReplyStatus::Removed && phase != Phase::Removed &&
+        (phase == Phase::Joining || r.lineage == effective_lineage())) {
+      MLOG_WARN(kLog, "removed from the committee: {}… refuses this peer (removed_servers); stopping raft",
+                b->peer.short_hex());
+      phase = Phase::Removed;
+      removed_by = b->peer;
+      stop_engine();
+      publish_state();
+      return;
+    }
     if (phase != Phase::Joining) return;
     switch (static_cast<ReplyStatus>(r.status)) {
       case ReplyStatus::Ok:
@@ -1248,10 +1305,6 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
           join_target = r.leader;
           send_join_request();
         }
-        break;
-      case ReplyStatus::Removed:
-        MLOG_WARN(kLog, "join refused by {}…: this peer was removed from the committee", b->peer.short_hex());
-        phase = Phase::Removed;
         break;
       default:
         break;  // retry on the next join tick
@@ -1282,7 +1335,9 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
   }
 
   void process_joins() {
-    if (join_busy || join_queue.empty() || !engine || last.role != RaftRole::leader) return;
+    if (join_busy || !engine || last.role != RaftRole::leader) return;
+    if (!remove_queue.empty()) return process_removal();
+    if (join_queue.empty()) return;
     PeerId peer = join_queue.front().first;
     JoinRequest req = join_queue.front().second;
     join_queue.pop_front();
@@ -1328,6 +1383,145 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
     } else {
       add_then_assign();
     }
+  }
+
+  // ------------------------------------------------------------------ removal (§7.2)
+  /// Leader side: commit removal_command(peer), then queue the Raft configuration change.
+  void leader_remove(const PeerId& peer, const std::string& requester,
+                     std::function<void(ReplyStatus, std::string)> reply) {
+    if (!engine || last.role != RaftRole::leader) return reply(ReplyStatus::NotLeader, "not the leader");
+    if (peer == self) {
+      // libraft cannot remove its own leader cleanly: hand leadership over; the requester
+      // follows the new leader and asks again.
+      MLOG_INFO(kLog, "asked to remove this node (the leader) by {}…: transferring leadership first",
+                requester.substr(0, 10));
+      engine->transfer(0, [](int) {});
+      return reply(ReplyStatus::NotLeader, "the leader is the node to remove; transferring leadership");
+    }
+    MLOG_INFO(kLog, "removing committee member {}… (requested by {}…)", peer.short_hex(), requester.substr(0, 10));
+    auto cmd = sm->with([&](const StateMachine& m) { return m.removal_command(peer); });
+    std::weak_ptr<Impl> w = weak_from_this();
+    auto enqueue = [w, peer, reply] {
+      auto g = w.lock();
+      if (!g) return;
+      g->remove_queue.push_back({peer, reply});
+      g->process_joins();
+    };
+    if (!cmd) return enqueue();
+    leader_apply(std::move(*cmd), [reply, enqueue](CommandResult r) {
+      if (!r) {
+        return reply(r.error().kind == CommandError::Offline ? ReplyStatus::Offline : ReplyStatus::Rejected,
+                     r.error().detail);
+      }
+      enqueue();
+    });
+  }
+
+  void process_removal() {
+    auto q = std::move(remove_queue.front());
+    remove_queue.pop_front();
+    std::uint64_t id = raft_id_for(q.peer.span());
+    bool member = false;
+    for (const auto& s : last.configuration)
+      if (s.id == id) member = true;
+    // Not (or no longer) in the configuration: the state machine part is all there is.
+    if (!member) {
+      q.reply(ReplyStatus::Ok, "");
+      return process_joins();
+    }
+    join_busy = true;
+    std::weak_ptr<Impl> w = weak_from_this();
+    auto c = core;
+    engine->remove(id, [w, c, q](int status) {
+      asio::post(c->io, [w, q, status] {
+        auto g = w.lock();
+        if (!g) return;
+        g->join_busy = false;
+        if (status == 0) {
+          MLOG_INFO(kLog, "committee member {}… removed from the raft configuration", q.peer.short_hex());
+          q.reply(ReplyStatus::Ok, "");
+        } else {
+          q.reply(ReplyStatus::Rejected, std::string("raft_remove: ") + RaftEngine::error_name(status));
+        }
+        g->process_joins();
+      });
+    });
+  }
+
+  void on_remove_request(const std::shared_ptr<Bond>& b, const RemoveRequest& q) {
+    std::weak_ptr<Bond> wb = b;
+    std::weak_ptr<Impl> w = weak_from_this();
+    auto reply = [w, wb](ReplyStatus st, std::string detail) {
+      auto g = w.lock();
+      auto bond = wb.lock();
+      if (!g || !bond || bond->dead) return;
+      RemoveResult r;
+      r.status = static_cast<std::uint8_t>(st);
+      if (auto lp = g->leader_peer()) r.leader = *lp;
+      r.detail = std::move(detail);
+      send_msg(*bond->link, BondFrame::RemoveResult, r);
+    };
+    if (!engine || last.role != RaftRole::leader) return reply(ReplyStatus::NotLeader, "not the leader");
+    leader_remove(q.peer_id, b->peer.hex(), reply);
+  }
+
+  void on_remove_result(const std::shared_ptr<Bond>& b, const RemoveResult& r) {
+    if (!remove_pending || remove_pending->via != b->peer) return;
+    auto st = static_cast<ReplyStatus>(r.status);
+    if (st == ReplyStatus::Ok) {
+      auto done = std::move(remove_pending->done);
+      remove_pending.reset();
+      return done({});
+    }
+    if (st == ReplyStatus::Rejected) {
+      auto done = std::move(remove_pending->done);
+      remove_pending.reset();
+      return done(tl::unexpected(CommandFailure{CommandError::Rejected, r.detail}));
+    }
+    // NotLeader / Offline: ask again (the leader named, or whoever leads next) on a tick.
+    remove_pending->via.reset();
+    remove_retry_at = now() + milliseconds(300);
+  }
+
+  /// The leader as far as this node knows: its own raft view, else what bonded members say.
+  std::optional<PeerId> known_leader() const {
+    if (engine)
+      if (auto lp = leader_peer()) return lp;
+    for (const auto& [p, b] : bonds)
+      if (b->remote.has_leader && !b->remote.leader.is_zero()) return b->remote.leader;
+    return std::nullopt;
+  }
+
+  TimePoint remove_retry_at{};
+
+  void remove_tick(TimePoint t) {
+    if (!remove_pending) return;
+    if (t >= remove_pending->deadline) {
+      auto done = std::move(remove_pending->done);
+      remove_pending.reset();
+      return done(tl::unexpected(CommandFailure{CommandError::Offline, "no leader answered the removal request"}));
+    }
+    if (remove_pending->via && !bonds.count(*remove_pending->via)) remove_pending->via.reset();
+    if (remove_pending->via || t < remove_retry_at) return;
+    if (engine && last.role == RaftRole::leader) {
+      remove_retry_at = t + milliseconds(1000);  // until the local attempt answers
+      std::weak_ptr<Impl> w = weak_from_this();
+      return leader_remove(remove_pending->target, self.hex(), [w](ReplyStatus st, std::string detail) {
+        auto g = w.lock();
+        if (!g || !g->remove_pending) return;
+        if (st == ReplyStatus::Ok || st == ReplyStatus::Rejected) {
+          auto done = std::move(g->remove_pending->done);
+          g->remove_pending.reset();
+          if (st == ReplyStatus::Ok) return done({});
+          return done(tl::unexpected(CommandFailure{CommandError::Rejected, detail}));
+        }
+        g->remove_retry_at = now() + milliseconds(300);
+      });
+    }
+    auto l = known_leader();
+    if (!l || !bonds.count(*l)) return;
+    remove_pending->via = *l;
+    send_msg(*bonds[*l]->link, BondFrame::RemoveRequest, RemoveRequest{remove_pending->target});
   }
 
   // ------------------------------------------------------------------ rivals
@@ -1440,12 +1634,15 @@ Result<std::shared_ptr<Group>> Group::join(Network& net, GroupConfig cfg) {
   if (cfg.data_dir.empty()) return make_error(ErrorKind::Config, "GroupConfig.data_dir is required");
   auto core = net.core_internal();
   auto gid = cfg.id;
+  bool observer = cfg.formation == Formation::Observer;
   auto impl = std::make_shared<Impl>(std::move(cfg), core);
   auto err = core->run_sync([&] { return impl->start(); });
   if (err) {
     impl->shutdown();
     return make_error(ErrorKind::Config, *err);
   }
+  // An Observer bonds with the members but is not one: it does not advertise the GroupId.
+  if (observer) return std::shared_ptr<Group>(new Group(std::move(impl)));
   net.discovery().update_local([&](zipnet::proto::PeerEntry& e) { e.groups.insert(gid); });
   return std::shared_ptr<Group>(new Group(std::move(impl)));
 }
@@ -1487,6 +1684,26 @@ std::future<QueryResultT> Group::query(Bytes q, Consistency c) {
   auto g = impl_;
   asio::post(g->core->io, [g, p, c, q = std::move(q)]() mutable {
     g->do_query(std::move(q), c, [p](QueryResultT r) { p->set_value(std::move(r)); });
+  });
+  return fut;
+}
+
+std::future<tl::expected<void, CommandFailure>> Group::remove_member(PeerId peer, milliseconds timeout) {
+  auto p = std::make_shared<std::promise<tl::expected<void, CommandFailure>>>();
+  auto fut = p->get_future();
+  auto g = impl_;
+  if (!g->core->thread.joinable() || g->core->stopping) {
+    p->set_value(tl::unexpected(CommandFailure{CommandError::GroupTerminated, "network stopped"}));
+    return fut;
+  }
+  asio::post(g->core->io, [g, p, peer, timeout] {
+    if (g->stopped) return p->set_value(tl::unexpected(CommandFailure{CommandError::GroupTerminated, "group stopped"}));
+    if (g->remove_pending)
+      return p->set_value(tl::unexpected(CommandFailure{CommandError::Rejected, "a removal is already in progress"}));
+    g->remove_pending = Impl::PendingRemove{peer, std::nullopt, now() + timeout,
+                                            [p](tl::expected<void, CommandFailure> r) { p->set_value(std::move(r)); }};
+    g->remove_retry_at = {};
+    g->remove_tick(now());
   });
   return fut;
 }

@@ -54,6 +54,9 @@ class StateMachine {
   virtual Bytes form_command(const Lineage& lineage, const PeerId& founder, std::int64_t now_ms) = 0;
   virtual Bytes yield_command(const Lineage& winner) = 0;
   virtual bool may_join(const PeerId&) const { return true; }
+  /// The command the leader commits before it removes `peer` from the Raft configuration
+  /// (zipnet: DeregisterServer, so the PeerId can never rejoin); nullopt = none.
+  virtual std::optional<Bytes> removal_command(const PeerId&) const { return std::nullopt; }
   virtual bool dedup(ByteSpan) const { return false; }
 };
 
@@ -76,7 +79,10 @@ struct ConsensusConfig {
   unsigned snapshot_trailing = 256;
 };
 
-enum class Formation { Auto, JoinOnly };
+/// Auto: form a lineage when none is found (§7.4). JoinOnly: never form. Observer: bond with
+/// the members (proving the secret) but never form, join or advertise the GroupId — what
+/// `zipnet committee remove` uses to reach the leader.
+enum class Formation { Auto, JoinOnly, Observer };
 enum class Consistency { Weak, Strong };
 
 struct GroupConfig {
@@ -117,6 +123,9 @@ struct GroupState {
   std::size_t voters = 0;
   Lineage lineage{};
   std::uint64_t version = 0;
+  /// The leader told this node it was removed (StateMachine::may_join false): raft stopped.
+  bool removed = false;
+  PeerId removed_by;  // the leader that said so
   bool is_leader() const { return role == RaftRole::leader; }
 };
 
@@ -139,6 +148,14 @@ class Group {
   std::future<CommandResult> execute(Bytes command);
   /// Weak: local state (any member). Strong: the leader's state (forwarded ≤ forward_timeout).
   std::future<QueryResultT> query(Bytes q, Consistency c);
+
+  /// Removes `peer` from the group (substrate.md §7.2 RemoveRequest; `zipnet committee
+  /// remove`): the leader commits the state machine's removal_command(peer), then removes
+  /// the voter from the Raft configuration (a peer not in it is fine: it was dead or never
+  /// joined). From a follower or an Observer the request goes to the leader and follows it
+  /// when leadership moves; a leader asked to remove itself hands leadership over first.
+  /// Completes with Offline when no leader answered within `timeout`.
+  std::future<tl::expected<void, CommandFailure>> remove_member(PeerId peer, milliseconds timeout);
 
   bool is_leader() const;
   std::optional<PeerId> leader() const;

@@ -125,6 +125,10 @@ bool CommitteeStateMachine::may_join(const mosaik::PeerId& peer) const {
   return machine_.may_join(peer);
 }
 
+std::optional<p::Bytes> CommitteeStateMachine::removal_command(const mosaik::PeerId& peer) const {
+  return CommitteeMachine::encode_command(p::DeregisterServerCmd{peer});
+}
+
 bool CommitteeStateMachine::dedup(p::ByteSpan cmd) const {
   // protocol.md §9.6: RegisterServer (2), RegisterClient (4), SubmitAggregate (7), SubmitPartial (8).
   if (cmd.size() < 2 || cmd[0] != p::LogEntry::kFormat) return false;

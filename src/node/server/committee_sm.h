@@ -48,6 +48,8 @@ class CommitteeStateMachine : public mosaik::groups::StateMachine {
                             std::int64_t now_ms) override;
   proto::Bytes yield_command(const mosaik::groups::Lineage& winner) override;
   bool may_join(const mosaik::PeerId& peer) const override;
+  /// DeregisterServer{peer} (protocol.md §9.5 kind 3): the removed PeerId never rejoins.
+  std::optional<proto::Bytes> removal_command(const mosaik::PeerId& peer) const override;
   bool dedup(proto::ByteSpan cmd) const override;
 
   /// Copy-on-write view of the current state for the role's threads.

@@ -115,6 +115,7 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
   std::atomic<bool> stopping{false};
   std::mutex status_mu;  // status_json() vs stop() releasing the ingress consumers
   bool hosted = false;
+  bool removed_logged = false;  // the ServerDeregistered of this server was handled
   std::thread worker, reg_thread, agg_thread;
 
   // Events from apply() (raft thread) to the worker.
@@ -351,6 +352,12 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
       for (auto& e : batch) std::visit([&](auto& ev) { on_event(ev); }, e);
       reap_pending();
       auto st = group->state().get();
+      if (st.removed && !removed_logged) {
+        // Removed while it was down: the leader said so when the bond came up.
+        removed_logged = true;
+        info("removed from committee by " + short_id(st.removed_by) + "; stopping");
+        if (cfg.on_removed) cfg.on_removed();
+      }
       host->set_online(st.voter && st.has_leader);
       auto state = sm->current();
       // Advertise the stores only once this member has a lineage: a zero-lineage host would
@@ -374,7 +381,13 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
   void on_event(const event::ServerRegistered&) { g_servers->Set(static_cast<double>(sm->current()->server_registry.size())); }
   void on_event(const event::ServerDeregistered& e) {
     g_servers->Set(static_cast<double>(sm->current()->server_registry.size()));
-    if (e.server_id == net->id()) info("removed from committee; stopping");
+    if (e.server_id != net->id() || removed_logged) return;
+    // operations.md §5.2, §10.4: the leader that committed DeregisterServer did it.
+    removed_logged = true;
+    auto st = group ? group->state().get() : mosaik::groups::GroupState{};
+    info("removed from committee by " + (st.has_leader ? short_id(st.leader) : std::string("the committee")) +
+         "; stopping");
+    if (cfg.on_removed) cfg.on_removed();
   }
   void on_event(const event::ClientRegistered&) { g_clients->Set(static_cast<double>(sm->current()->client_registry->size())); }
   void on_event(const event::ClientsRemoved&) { g_clients->Set(static_cast<double>(sm->current()->client_registry->size())); }

@@ -6,6 +6,7 @@
 // the leader — drives rounds (open every ROUND_PERIOD, abandon at ROUND_DEADLINE).
 #pragma once
 
+#include <functional>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -35,6 +36,9 @@ struct ServerConfig {
   std::chrono::milliseconds retry_interval{500};
   std::chrono::milliseconds publish_interval{2000};
   std::chrono::milliseconds wait_log_interval{10000};
+  /// Called once (from a role thread) when the committee deregistered this server
+  /// (`zipnet committee remove`); `zipnet server` stops the process. Unset: keep running.
+  std::function<void()> on_removed;
 };
 
 /// `committee group=… signature=… params=…` inputs: the GroupId of a configuration.
