@@ -276,6 +276,14 @@ TEST_F(GroupTest, FormJoinForwardFailoverRestart) {
   for (auto& n : nodes) all.push_back(&n);
   ASSERT_TRUE(eventually([&] { return converged(all, 5); }, 30s));
   EXPECT_EQ(logs.count("forming new committee lineage="), 1u);
+  // §7.7 `online`: every voter with a known leader and (nearly) its version.
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (auto& n : nodes)
+          if (!n.st().online) return false;
+        return true;
+      },
+      10s));
 
   // A follower's command is forwarded and completes with its own result.
   Node* leader = leader_of(nodes);

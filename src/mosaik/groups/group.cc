@@ -34,6 +34,8 @@ using LocalSocket = asio::local::stream_protocol::socket;
 using asio::use_awaitable;
 
 TimePoint now() { return SteadyClock::now(); }
+// GroupState::online: a follower within this many versions of the leader's announced one.
+constexpr std::uint64_t kOnlineLag = 5;
 
 transport::FrameType ft(BondFrame f) { return static_cast<transport::FrameType>(f); }
 
@@ -328,6 +330,14 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
       g.version = m.version();
       return 0;
     });
+    if (engine && g.voter) {
+      if (g.is_leader()) {
+        g.online = true;
+      } else if (g.has_leader) {
+        auto it = bonds.find(g.leader);
+        g.online = it != bonds.end() && it->second->remote.version <= g.version + kOnlineLag;
+      }
+    }
     state_w.set(g);
     g_leader->Set(g.is_leader() ? 1 : 0);
     g_committed->Set(static_cast<double>(last.commit_index));
@@ -820,6 +830,7 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
         auto c = ClusterInfo::decode(f.payload);
         if (!c) return bad("ClusterUpdate");
         b->remote = *c;
+        if (auto lp = leader_peer(); lp && *lp == b->peer) publish_state();  // `online` follows the leader's version
         // A bond made before either side had a lineage never compared lineages: when the peer
         // now reports a different non-zero lineage than ours, re-handshake so that the rival
         // decision (§7.6) is made on a fresh, frozen exchange that both ends agree on.

@@ -123,6 +123,9 @@ struct GroupState {
   std::size_t voters = 0;
   Lineage lineage{};
   std::uint64_t version = 0;
+  /// substrate.md §7.7: the leader, or a voter with a known leader whose applied version is
+  /// within 5 of the leader's last announced one (what a collections host serves behind).
+  bool online = false;
   /// The leader told this node it was removed (StateMachine::may_join false): raft stopped.
   bool removed = false;
   PeerId removed_by;  // the leader that said so

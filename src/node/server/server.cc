@@ -358,7 +358,7 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
         info("removed from committee by " + short_id(st.removed_by) + "; stopping");
         if (cfg.on_removed) cfg.on_removed();
       }
-      host->set_online(st.voter && st.has_leader);
+      host->set_online(st.online);
       auto state = sm->current();
       // Advertise the stores only once this member has a lineage: a zero-lineage host would
       // show followers a phantom rival lineage (`multiple committee lineages serve …`).
