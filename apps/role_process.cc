@@ -2,6 +2,10 @@
 
 #include "process_metrics.h"
 
+#include "mosaik/base/metrics_internal.h"
+#include "mosaik/tdx/provider.h"
+#include "mosaik/tdx/rfc3339.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -87,6 +91,7 @@ void add_instance_options(ConfigLoader& l) {
   l.add({"ZIPNET_INSTANCE", "instance", "instance name, e.g. acme.mainnet (required)", false, false, false});
   l.add({"ZIPNET_DATA_DIR", "data-dir", "keys and Raft state (default ./zipnet-data/<instance>/<role>)", false,
          false, false});
+  add_tdx_options(l);  // every role (operations.md §3.1)
 }
 
 void block_termination_signals() {
@@ -179,9 +184,12 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
   auto instance = loader.raw("ZIPNET_INSTANCE");
   if (!instance || instance->empty())
     return tl::unexpected(config_fail({"ZIPNET_INSTANCE", "required (the instance name, e.g. acme.mainnet)"}));
+  auto tdx = load_tdx(loader, setup.role == "server");
+  if (!tdx) return tl::unexpected(config_fail(tdx.error()));
   raise_nofile_limit();
 
   std::unique_ptr<RoleProcess> p(new RoleProcess());
+  p->tdx_ = std::move(*tdx);
   p->role_ = setup.role;
   p->instance_ = *instance;
   if (auto d = loader.raw("ZIPNET_DATA_DIR")) p->data_dir_ = *d;
@@ -246,6 +254,10 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
   }
 
   p->process_metrics_ = std::make_unique<ProcessMetrics>(p->metrics_, setup.role, *instance);
+  if (p->tdx_.enabled() && !p->issue_own_tdx_ticket()) {
+    p->net_->shutdown();
+    return tl::unexpected(1);
+  }
   p->health_ = std::make_shared<HealthSlot>();
   p->status_ = std::make_shared<StatusSlot>();
   if (!conf->metrics.empty()) {
@@ -280,8 +292,70 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
 }
 
 RoleProcess::~RoleProcess() {
+  {
+    std::lock_guard lk(stop_mu_);
+    expiry_stop_ = true;
+  }
+  expiry_cv_.notify_all();
+  if (expiry_thread_.joinable()) expiry_thread_.join();
   http_.reset();
   if (net_) net_->shutdown();
+}
+
+// substrate.md §9.1: the node's own ticket, issued once at startup (a restart fetches a fresh
+// quote, runbook T1) and attached to its PeerEntry; peers that require TDX validate it.
+bool RoleProcess::issue_own_tdx_ticket() {
+  auto& n = *net_;
+  auto& mi = metrics_->impl();
+  std::map<std::string, std::string> labels{{"instance", instance_}};
+  mi.gauge("mosaik_tdx_available", labels).Set(tdx_.mode == TdxSettings::Mode::On ? 1 : 0);
+  if (tdx_.collateral.empty()) log_warn("TDX collateral not configured: TCB status and CRLs are not checked");
+  mosaik::tdx::OwnTicketRequest req;
+  req.peer_id = n.id();
+  req.network_id = n.network_id();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(n.clock().now().time_since_epoch()).count();
+  req.now = now;
+  req.started_at = now;
+  req.ttl = tdx_.quote_ttl;
+  std::optional<mosaik::tdx::MockPck> pck;
+  if (tdx_.mode == TdxSettings::Mode::Mock) {
+    if (tdx_.mock_key_path.empty()) {
+      log_error("TDX quote generation failed: ZIPNET_TDX=mock needs ZIPNET_TDX_MOCK_KEY (the mock PCK key and chain)"
+                " — check the attestation service");
+      return false;
+    }
+    std::ifstream f(tdx_.mock_key_path, std::ios::binary);
+    std::string pem{std::istreambuf_iterator<char>(f), {}};
+    auto loaded = f ? mosaik::tdx::MockPck::from_pem(pem)
+                    : tl::expected<mosaik::tdx::MockPck, std::string>(tl::unexpect, "cannot read the file");
+    if (!loaded) {
+      log_error("TDX quote generation failed: ZIPNET_TDX_MOCK_KEY " + tdx_.mock_key_path + ": " + loaded.error());
+      return false;
+    }
+    pck = std::move(*loaded);
+    req.mock = &*pck;
+    req.mock_measurements.mr_td = tdx_.mock_mrtd;
+  }
+  auto own = mosaik::tdx::issue_own_ticket(req);
+  if (!own) {
+    log_error("TDX quote generation failed: " + own.error() + " — check the attestation service");
+    return false;
+  }
+  n.discovery().update_local([&](zipnet::proto::PeerEntry& e) { e.add_ticket(own->ticket); });
+  own_quote_exp_ = own->extra.expiration;
+  mi.gauge("mosaik_tdx_own_quote_expiration_timestamp_seconds", labels).Set(static_cast<double>(own->extra.expiration));
+  auto exp_text = mosaik::tdx::format_rfc3339(own->extra.expiration);
+  log_info("TDX quote issued: mode=" + std::string(TdxSettings::mode_name(tdx_.mode)) + " expires_at=" + exp_text);
+  // The expired-quote line is logged at `exp` by this node's clock (runbook T1).
+  auto wait_s = own->extra.expiration - now;
+  expiry_thread_ = std::thread([this, wait_s, exp_text] {
+    std::unique_lock lk(stop_mu_);
+    if (expiry_cv_.wait_for(lk, std::chrono::seconds(wait_s), [this] { return expiry_stop_; })) return;
+    lk.unlock();
+    log_warn("own TDX quote expired at " + exp_text + "; peers that require TDX now reject this node — restart it "
+             "to fetch a fresh quote");
+  });
+  return true;
 }
 
 void RoleProcess::set_health(std::function<std::pair<int, std::string>()> fn) {
@@ -319,8 +393,10 @@ std::string RoleProcess::status_json() const {
                     {"bootstrapped", n.discovery().bootstrapped().get()}};
   for (const char* key : {"lineage", "version", "committee", "live_round"})
     if (!j.contains(key)) j[key] = nullptr;
-  // TDX is not wired into the roles yet: own quote expiry and collateral next_update unknown.
-  j["tdx"] = {{"quote_expires_at_ms", nullptr}, {"collateral_next_update_ms", nullptr}};
+  // TDX: the own ticket (when enabled); collateral next_update is not tracked yet.
+  j["tdx"] = {{"mode", std::string(TdxSettings::mode_name(tdx_.mode))},
+              {"quote_expires_at_ms", own_quote_exp_ ? nlohmann::json(*own_quote_exp_ * 1000) : nlohmann::json()},
+              {"collateral_next_update_ms", nullptr}};
   if (fault_injection_compiled_in())
     j["fault_injection"] = {{"clock_offset_ms", n.clock().offset().count()}, {"blocked_peers", n.blocked_peers()}};
   else

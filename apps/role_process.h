@@ -13,11 +13,14 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <optional>
 #include <string>
 
 #include "config.h"
+#include "tdx_options.h"
 #include "mosaik/base/metrics.h"
 #include "mosaik/network/network.h"
 
@@ -61,6 +64,10 @@ class RoleProcess {
   /// The role decided to stop (e.g. removed from the committee): wakes wait_for_signal(),
   /// which logs `shutting down: <reason>` instead of a signal name. Thread-safe.
   void request_stop(std::string reason);
+  /// ZIPNET_TDX* as configured (validated at start).
+  const TdxSettings& tdx() const { return tdx_; }
+  /// Expiration (Unix seconds) of this node's own TDX ticket; nullopt when TDX is off.
+  std::optional<std::int64_t> own_quote_expiration() const { return own_quote_exp_; }
 
  private:
   RoleProcess() = default;
@@ -77,6 +84,13 @@ class RoleProcess {
   std::chrono::steady_clock::time_point shutdown_t0_{};
   std::mutex stop_mu_;
   std::string stop_reason_;  // set by request_stop()
+  TdxSettings tdx_;
+  std::optional<std::int64_t> own_quote_exp_;
+  // Logs `own TDX quote expired at …` when the own ticket expires (stopped by the destructor).
+  std::thread expiry_thread_;
+  std::condition_variable expiry_cv_;
+  bool expiry_stop_ = false;
+  bool issue_own_tdx_ticket();
 };
 
 /// Blocks SIGINT/SIGTERM in the calling thread before any other thread starts (every thread
@@ -94,7 +108,7 @@ int config_fail(const ConfigError& e);
 /// ZIPNET_FAULT_INJECTION refuses (`<VAR>: fault injection is not compiled in`, exit 2).
 inline constexpr const char* kFaultInjectionVars[] = {"ZIPNET_DEBUG_CLOCK_OFFSET", "ZIPNET_DEBUG_BLOCK_PEERS",
                                                       "ZIPNET_DEBUG_SKIP_SERVER_BUNDLE",
-                                                      "ZIPNET_DEBUG_CLIENT_DH_SECRET"};
+                                                      "ZIPNET_DEBUG_CLIENT_DH_SECRET", "ZIPNET_DEBUG_LOG_LINE"};
 /// Whether this binary was built with ZIPNET_FAULT_INJECTION.
 bool fault_injection_compiled_in();
 /// Without fault injection: the error for the first §3.5 variable set in `env`; else nullopt.

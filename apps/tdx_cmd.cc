@@ -2,12 +2,14 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <limits>
 
 #include "mosaik/tdx/collateral.h"
+#include "mosaik/tdx/mock.h"
 #include "mosaik/tdx/rfc3339.h"
 #include "mosaik/tdx/verify.h"
 #include "proto/hex.h"
@@ -196,6 +198,11 @@ std::unique_ptr<TdxCommand> add_tdx_command(CLI::App& app) {
                           "Intel PCS collateral: a PCCS JSON bundle or a PCS response directory");
   cmd->verify->add_option("--at", o.at, "verification instant, RFC 3339 (default: now)");
   cmd->verify->add_flag("--parse-only", o.parse_only, "stop after decoding the quote");
+  cmd->mock_key = cmd->tdx->add_subcommand(
+      "mock-key",
+      "write a fresh mock PCK chain for ZIPNET_TDX=mock test deployments: <dir>/mock_pck.pem "
+      "(ZIPNET_TDX_MOCK_KEY) and <dir>/mock_root.pem (ZIPNET_TDX_ROOT_CA). Never for production");
+  cmd->mock_key->add_option("dir", cmd->mock_key_dir, "output directory (created)")->required();
   cmd->verify->footer(
       "Environment: ZIPNET_TDX_ROOT_CA (PEM root, default the built-in Intel SGX Root CA), "
       "ZIPNET_TDX_TCB_POLICY (default UpToDate,SWHardeningNeeded), ZIPNET_TDX_CLOCK_SKEW "
@@ -212,6 +219,30 @@ std::optional<int> run_tdx_command(const TdxCommand& cmd) {
       return std::string(v);
     };
     return run_tdx_verify(cmd.verify_opts, env, std::cout, std::cerr);
+  }
+  if (cmd.mock_key->parsed()) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::create_directories(cmd.mock_key_dir, ec);
+    // Valid from a day ago for ten years: test deployments, not a trust anchor.
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto pck = tdx::MockPck::generate(now - 86400, now + 10LL * 365 * 86400);
+    auto write = [&](const fs::path& p, const std::string& data, fs::perms perms) {
+      std::ofstream f(p, std::ios::binary | std::ios::trunc);
+      f << data;
+      f.close();
+      fs::permissions(p, perms, ec);
+      return static_cast<bool>(f);
+    };
+    auto key = fs::path(cmd.mock_key_dir) / "mock_pck.pem", root = fs::path(cmd.mock_key_dir) / "mock_root.pem";
+    if (!write(key, pck.to_pem(), fs::perms::owner_read | fs::perms::owner_write) ||
+        !write(root, pck.root_pem(), fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                                         fs::perms::others_read)) {
+      std::cerr << "error: cannot write into " << cmd.mock_key_dir << '\n';
+      return 1;
+    }
+    std::cout << "ZIPNET_TDX_MOCK_KEY=" << key.string() << "\nZIPNET_TDX_ROOT_CA=" << root.string() << '\n';
+    return kExitOk;
   }
   return kExitUsage;
 }

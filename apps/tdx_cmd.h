@@ -25,6 +25,10 @@ struct TdxCommand {
   CLI::App* tdx = nullptr;
   CLI::App* verify = nullptr;
   TdxVerifyOptions verify_opts;
+  // `zipnet tdx mock-key <dir>`: a fresh mock PCK chain for ZIPNET_TDX=mock test deployments
+  // (dir/mock_pck.pem for ZIPNET_TDX_MOCK_KEY, dir/mock_root.pem for ZIPNET_TDX_ROOT_CA).
+  CLI::App* mock_key = nullptr;
+  std::string mock_key_dir;
 };
 
 /// Registers `tdx` and `tdx verify` on `app`; the result must outlive parsing.

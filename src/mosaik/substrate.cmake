@@ -13,6 +13,7 @@ add_library(mosaik STATIC
   ${CMAKE_CURRENT_LIST_DIR}/transport/frame.cc
   ${CMAKE_CURRENT_LIST_DIR}/transport/tls.cc
   ${CMAKE_CURRENT_LIST_DIR}/tickets/tickets.cc
+  ${CMAKE_CURRENT_LIST_DIR}/tickets/admission.cc
   ${CMAKE_CURRENT_LIST_DIR}/discovery/bootstrap.cc
   ${CMAKE_CURRENT_LIST_DIR}/discovery/catalog.cc
   ${CMAKE_CURRENT_LIST_DIR}/discovery/messages.cc

@@ -16,6 +16,7 @@ extern "C" {
 
 #include "mosaik/discovery/worker.h"
 #include "mosaik/network/core.h"
+#include "mosaik/tickets/admission.h"
 #include "mosaik/transport/tls.h"
 #include "proto/blake3.h"
 #include "proto/hex.h"
@@ -138,6 +139,7 @@ struct Bond {
   bool dead = false;
   bool rival_yield = false;  // the handshake decided decision=yield for the local lineage
   std::map<std::uint32_t, std::shared_ptr<Pump>> pumps;
+  std::shared_ptr<asio::steady_timer> ticket_expiry;  // earliest expiration of the peer's tickets
 };
 
 struct Registry {
@@ -259,6 +261,44 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
   prometheus::Histogram* h_apply;
 
   // ------------------------------------------------------------------ helpers
+  /// GroupConfig::tickets against the peer's catalog entry. nullopt = refused (logged and
+  /// counted by tickets::admit; `why` gets the close reason); else the expiration.
+  std::optional<Expiration> admit_peer(const PeerId& peer, std::string* why) {
+    if (cfg.tickets.empty()) return Expiration{};
+    std::optional<zipnet::proto::PeerEntry> entry;
+    {
+      std::lock_guard lk(core->discovery->mu);
+      if (auto* e = core->discovery->catalog.find(peer)) entry = e->entry;
+    }
+    if (!entry) {
+      *why = "no catalog entry";
+      return std::nullopt;
+    }
+    auto r = tickets::admit(*core, cfg.tickets, *entry);
+    if (!r) {
+      // The close reason; the refused side logs `bond rejected by …: unauthorized (<reason>)`.
+      *why = ticket_class_label(r.error().cls) + ": " + r.error().why.reason + ", " + r.error().why.detail;
+      return std::nullopt;
+    }
+    return *r;
+  }
+  void arm_ticket_expiry(const std::shared_ptr<Bond>& b, const Expiration& exp) {
+    if (!exp.at) return;
+    b->ticket_expiry = std::make_shared<asio::steady_timer>(core->io);
+    b->ticket_expiry->expires_after(
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(*exp.at - core->clock->now()));
+    std::weak_ptr<Impl> w = weak_from_this();
+    std::weak_ptr<Bond> wb = b;
+    b->ticket_expiry->async_wait([w, wb](std::error_code ec) {
+      if (ec) return;
+      auto g = w.lock();
+      auto bond = wb.lock();
+      if (!g || !bond || bond->dead) return;
+      MLOG_INFO(kLog, "ticket expired: bond peer={}…; disconnecting", bond->peer.short_hex());
+      g->drop_bond(bond);
+      close_with(*bond->link, BondClose::NotAllowed, "unauthorized (ticket expired)");
+    });
+  }
   prometheus::Gauge& bond_gauge(const PeerId& p) {
     return core->metrics->impl().gauge("mosaik_groups_bonds", {{"instance", cfg.instance}, {"peer", p.short_hex()}});
   }
@@ -649,10 +689,18 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
       dial_failed(peer, "invalid proof");
       co_return;
     }
+    std::string why;
+    auto admitted = admit_peer(peer, &why);
+    if (!admitted) {
+      count_rejection("unauthorized");
+      close_with(*link, BondClose::NotAllowed, why);
+      dial_failed(peer, why);
+      co_return;
+    }
     dialing.erase(peer);
     failures[peer] = 0;
     backoff.erase(peer);
-    add_bond(peer, link, self, hs.cluster, he->cluster);
+    if (auto b = add_bond(peer, link, self, hs.cluster, he->cluster)) arm_ticket_expiry(b, *admitted);
   }
 
   asio::awaitable<void> accept([[maybe_unused]] std::shared_ptr<Impl> keep, std::shared_ptr<Link> link) {
@@ -692,6 +740,13 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
       close_with(*link, BondClose::InvalidProof, "invalid group proof");
       co_return;
     }
+    std::string why;
+    auto admitted = admit_peer(peer, &why);
+    if (!admitted) {
+      count_rejection("unauthorized");
+      close_with(*link, BondClose::NotAllowed, why);
+      co_return;
+    }
     // Duplicate bonds: the one opened by the smaller PeerId wins.
     if (auto it = bonds.find(peer); it != bonds.end() && it->second->opener == self && self < peer) {
       close_with(*link, BondClose::AlreadyBonded, "already bonded");
@@ -701,17 +756,17 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
     he.proof = bond_proof(cfg.secret_digest.bytes(), cfg.id, *e, self);
     he.cluster = local_info();
     send_msg(*link, BondFrame::HandshakeEnd, he);
-    add_bond(peer, link, peer, he.cluster, hs->cluster);
+    if (auto b = add_bond(peer, link, peer, he.cluster, hs->cluster)) arm_ticket_expiry(b, *admitted);
   }
 
-  void add_bond(const PeerId& peer, std::shared_ptr<Link> link, const PeerId& opener, const ClusterInfo& frozen_local,
-                const ClusterInfo& frozen_remote) {
+  std::shared_ptr<Bond> add_bond(const PeerId& peer, std::shared_ptr<Link> link, const PeerId& opener,
+                                 const ClusterInfo& frozen_local, const ClusterInfo& frozen_remote) {
     if (auto it = bonds.find(peer); it != bonds.end()) {
       auto old = it->second;
       PeerId mn = std::min(self, peer);
       if (old->opener == mn && opener != mn) {
         close_with(*link, BondClose::AlreadyBonded, "already bonded");
-        return;
+        return nullptr;
       }
       drop_bond(old, false);
       close_with(*old->link, BondClose::AlreadyBonded, "already bonded");
@@ -744,11 +799,13 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
       r.lineage = effective_lineage();
       send_msg(*b->link, BondFrame::JoinResult, r);
     }
+    return b;
   }
 
   void drop_bond(const std::shared_ptr<Bond>& b, bool redial_soon = true) {
     if (b->dead) return;
     b->dead = true;
+    if (b->ticket_expiry) b->ticket_expiry->cancel();
     close_pumps(*b);
     if (auto it = bonds.find(b->peer); it != bonds.end() && it->second == b) {
       bonds.erase(it);

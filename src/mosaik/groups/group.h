@@ -93,6 +93,10 @@ struct GroupConfig {
   ConsensusConfig consensus;
   Formation formation = Formation::Auto;
   std::string instance;  // `instance` label of every mosaik_groups_* series
+  /// Tickets required of every bonded peer (substrate.md §7.2; zipnet: TDX of fellow members
+  /// when ZIPNET_TDX≠off). Checked on both ends of every handshake; the earliest expiration
+  /// closes the bond with NotAllowed, and a redial with the same ticket is refused.
+  Validators tickets;
 };
 
 enum class CommandError { Offline, NoCommands, GroupTerminated, Encoding, Rejected };

@@ -1,5 +1,6 @@
 // Streams workers (substrate.md §6) and the thread-safe producer/consumer handles.
 #include "mosaik/streams/impl.h"
+#include "mosaik/tickets/admission.h"
 
 #include "mosaik/transport/tls.h"
 
@@ -50,14 +51,8 @@ bool check_peer(detail::Core& c, const Validators& tickets, const Require& requi
     return false;
   }
   if (tickets.empty()) return true;
-  auto r = validate_tickets(e, tickets, c.clock->now());
+  auto r = tickets::admit(c, tickets, e);  // logs and counts a rejection
   if (!r) {
-    c.metrics->impl()
-        .counter("mosaik_tickets_rejected_total",
-                 {{"network", c.net_label}, {"class", ticket_class_label(r.error().cls)}, {"reason", r.error().why.reason}})
-        .Increment();
-    MLOG_WARN(kTix, "unauthorized: peer={}… class={} reason={} {}", e.peer_id.short_hex(), ticket_class_label(r.error().cls),
-              r.error().why.reason, r.error().why.detail);
     if (why) *why = "unauthorized (" + r.error().why.detail + ")";
     return false;
   }
