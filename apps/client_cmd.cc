@@ -90,8 +90,12 @@ std::optional<int> run_client_command(const ClientCommand& cmd) {
   if (auto refused = refuse_fault_injection(env)) return config_fail(*refused);  // operations.md §3.5
 #endif
 
-  // Clients have no data dir unless ZIPNET_DATA_DIR is set, and a fresh node key per run.
-  auto proc = RoleProcess::start(loader, env, {"client", false, false});
+  // Clients have no data dir unless ZIPNET_DATA_DIR is set. Without a data dir (and without
+  // ZIPNET_SECRET) the node key is fresh per run; with one it is kept as node.key like the
+  // other roles' (protocol.md §3.3, operations.md §4), so a restarted client passes the
+  // node.json peer check instead of exiting 2.
+  auto proc =
+      RoleProcess::start(loader, env, {.role = "client", .persist_node_key = true, .data_dir_default = false});
   if (!proc) return proc.error();
   auto& rp = **proc;
   cc.instance = rp.instance();

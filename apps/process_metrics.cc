@@ -11,6 +11,7 @@
 
 #include "mosaik/base/log.h"
 #include "mosaik/base/metrics_internal.h"
+#include "node/common/role.h"
 #include "proto/params.h"
 
 namespace zipnet::apps {
@@ -81,6 +82,14 @@ ProcessMetrics::ProcessMetrics(std::shared_ptr<mosaik::Metrics> metrics, std::st
   auto now = std::chrono::system_clock::now().time_since_epoch();
   mi.gauge("process_start_time_seconds", labels).Set(std::chrono::duration<double>(now).count());
   auto* rss = &mi.gauge("process_resident_memory_bytes", labels);
+  // The counter exists at 0 for every target this process logs under (operations.md §7.5:
+  // "0"), so `increase(…[10m]) > 0` sees the first violation; a series born at 1 would not.
+  for (std::string_view t : {node::kTargetCommon, node::kTargetServer, node::kTargetAggregator, node::kTargetClient,
+                             node::kTargetCommittee, node::kTargetSdk, std::string_view("mosaik::network"),
+                             std::string_view("mosaik::discovery"), std::string_view("mosaik::streams"),
+                             std::string_view("mosaik::groups"), std::string_view("mosaik::groups::raft"),
+                             std::string_view("mosaik::tickets"), std::string_view("mosaik::collections")})
+    mi.counter("zipnet_log_reserved_word_lines_total", {{"target", std::string(t)}});
   std::weak_ptr<mosaik::Metrics> wm = metrics;
   impl_->capture = mosaik::log::add_capture([wm](std::string_view line) {
     auto [target, msg] = split_line(line);

@@ -5,6 +5,8 @@
 #include "knobs.h"
 #include "node/server/server.h"
 #include "proto/hex.h"
+#include "mosaik/base/log.h"
+#include "node/common/role.h"
 #include "role_process.h"
 
 namespace zipnet::apps {
@@ -29,6 +31,7 @@ std::unique_ptr<ServerCommand> add_server_command(CLI::App& app) {
   l.add({"ZIPNET_BOOTSTRAP_DELAY", "bootstrap-delay", "formation wait and first election delay (default 3s)", false, false, false});
 #ifdef ZIPNET_FAULT_INJECTION
   l.add({"ZIPNET_DEBUG_SKIP_SERVER_BUNDLE", "debug-skip-server-bundle", "do not publish the ServerBundle (tests)", false, false, false});
+  l.add({"ZIPNET_DEBUG_LOG_LINE", "debug-log-line", "log this text once under zipnet_node::roles::server (runbook E1)", false, false, false});
 #endif
   c->cmd->add_flag("--rotate-dh", c->rotate_dh, "generate a new server DH key at boot");
   return c;
@@ -97,12 +100,27 @@ std::optional<int> run_server_command(const ServerCommand& cmd) {
   auto& rp = **proc;
   sc.data_dir = rp.data_dir();
   sc.on_removed = [&rp] { rp.request_stop("removed from committee"); };
+  if (rp.tdx().enabled()) {
+    // Fellow members must present a TDX ticket of a pinned committee image (substrate.md §9.1).
+    auto v = make_tdx_validator(rp.tdx(), rp.tdx().committee, rp.net());
+    if (!v) {
+      log_error(v.error().line());
+      rp.finish();
+      return kExitConfig;
+    }
+    sc.member_tickets.push_back(*v);
+  }
   auto server = node::server::CommitteeServer::start(rp.net(), sc, rp.metrics());
   if (!server) {
     log_error("cannot start committee server: " + server.error().to_string());
     rp.finish();
     return server.error().kind == mosaik::ErrorKind::Config ? kExitConfig : 1;
   }
+#ifdef ZIPNET_FAULT_INJECTION
+  // Runbook E1: an injected line under the server's target (e.g. with a reserved word).
+  if (auto line = l.raw("ZIPNET_DEBUG_LOG_LINE"); line && !line->empty())
+    mosaik::log::write(node::kTargetServer, mosaik::log::Level::Info, *line);
+#endif
   auto* s = server->get();
   rp.set_health([s] { return s->health(); });
   rp.set_status([s] { return s->status_json(); });

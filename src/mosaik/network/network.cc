@@ -308,9 +308,13 @@ Error wrong_universe(const NetworkId& remote, const NetworkId& local) {
 asio::awaitable<Result<std::shared_ptr<Link>>> Core::dial(tcp::endpoint ep, std::optional<PeerId> expect,
                                                           std::string alpn_name, Bytes channel) {
   if (stopping) co_return make_error(ErrorKind::Shutdown, "network shutting down");
-  if (expect && is_blocked(*expect))
+  if (expect && is_blocked(*expect)) {
+    // Fault injection emulates a partition, where this dial would time out: count it as
+    // such so a /debug/block partition is as visible as a real one (operations.md §11.2 B3).
+    count_handshake_failure("timeout");
     co_return make_error(ErrorKind::Io, "connect to " + expect->short_hex() + "… at " + to_string(ep) +
                                             ": blocked (fault injection)");
+  }
   auto link = std::make_shared<Link>(*this, tcp::socket(io), true);
   link->alpn = alpn_name;
   link->channel = channel;
@@ -349,6 +353,7 @@ asio::awaitable<Result<std::shared_ptr<Link>>> Core::dial(tcp::endpoint ep, std:
   }
   link->remote = *rid;
   if (is_blocked(*rid)) {
+    count_handshake_failure("timeout");  // as above: a partitioned peer would time out
     link->abort();
     co_return make_error(ErrorKind::Io, "connect to " + rid->short_hex() + "… at " + to_string(ep) +
                                             ": blocked (fault injection)");

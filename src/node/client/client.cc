@@ -395,9 +395,14 @@ ClientDriver::Impl::RosterCheck ClientDriver::Impl::lookup_record(const proto::L
     return RosterCheck::absent;
   }
   auto rec = proto::ClientRecord::decode(*r->value);
-  bool ours = rec && rec->client_id == k.client_id && rec->dh_pub == k.dh_pub && rec->peer_id == net->id();
+  bool key_match = rec && rec->client_id == k.client_id && rec->dh_pub == k.dh_pub;
+  bool ours = key_match && rec->peer_id == net->id();
+  // Fault injection: a forced key (ZIPNET_DEBUG_CLIENT_DH_SECRET) stands for a copied bundle
+  // (operations.md §11.7 E3). Such an impostor seals with it although the registry names
+  // another peer, so the aggregator's envelope check (`peer_mismatch`) is what stops it.
+  bool impostor = key_match && !ours && cfg.dh_secret.has_value();
   set_registered(ours);
-  if (!ours) {
+  if (!ours && !impostor) {
     if (detail) *detail = "record does not match our key";
     return RosterCheck::absent;
   }

@@ -116,6 +116,8 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
   std::mutex status_mu;  // status_json() vs stop() releasing the ingress consumers
   bool hosted = false;
   bool removed_logged = false;  // the ServerDeregistered of this server was handled
+  // This process's start (monotonic): replay detection of Finalize entries.
+  std::chrono::steady_clock::time_point started_mono = std::chrono::steady_clock::now();
   std::thread worker, reg_thread, agg_thread;
 
   // Events from apply() (raft thread) to the worker.
@@ -165,6 +167,7 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
     ccfg.params = cfg.knobs.params;
     ccfg.min_participants = cfg.knobs.min_participants;
     group_id = server_group_id(cfg);
+    if (!cfg.data_dir.empty()) load_announced();
     c_opened = &m.counter("zipnet_rounds_opened_total");
     c_finalized = &m.counter("zipnet_rounds_finalized_total");
     c_abandoned = &m.counter("zipnet_rounds_abandoned_total");
@@ -237,6 +240,7 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
     gc.consensus = cfg.consensus;
     gc.formation = cfg.join_only ? mosaik::groups::Formation::JoinOnly : mosaik::groups::Formation::Auto;
     gc.instance = cfg.instance;
+    gc.tickets = cfg.member_tickets;
     auto g = mosaik::groups::Group::join(*net, gc);
     if (!g) return tl::unexpected(g.error());
     group = *g;
@@ -418,11 +422,58 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
     std::lock_guard lk(agg_mu);
     if (my_partial && my_partial->round == e.round) my_partial.reset();
   }
+  // The last round this server announced (`round finalized`) and its lineage, kept in the data
+  // dir so that a restart replaying its durable log does not announce the same rounds again
+  // (a clock-free test; the time rule below covers rounds finalized while this server was down).
+  // Another lineage (rival yield, new signature) numbers its rounds afresh: no suppression.
+  std::uint64_t last_announced = 0;
+  std::string announced_lineage;
+  std::filesystem::path announced_file() const { return cfg.data_dir / "last_announced_round"; }
+  void load_announced() {
+    std::ifstream f(announced_file());
+    std::string lin;
+    std::uint64_t r = 0;
+    if (f >> lin >> r) {
+      announced_lineage = lin;
+      last_announced = r;
+    }
+  }
+  std::string current_lineage_hex() const {
+    const auto& l = sm->current()->lineage;
+    return p::to_hex(p::ByteSpan(l.data(), l.size()));
+  }
+  bool announced_before(std::uint64_t round) const {
+    return round <= last_announced && !announced_lineage.empty() && announced_lineage == current_lineage_hex();
+  }
+  void note_announced(std::uint64_t round) {
+    last_announced = round;
+    announced_lineage = current_lineage_hex();
+    if (cfg.data_dir.empty()) return;
+    std::ofstream f(announced_file(), std::ios::trunc);
+    f << announced_lineage << " " << round << "\n";
+  }
+
   void on_event(const event::RoundFinalized& e) {
     const auto& rec = *e.record;
+    auto now_ms = net->clock().now_ms();
+    // Replayed from the durable log (or a snapshot) after a restart: the round opened more than
+    // a deadline before this process started, so it finalized back then. operations.md §5.3
+    // logs `round finalized` once per round and §7.1 sets the gauges from the last record —
+    // never "now", which would hide a stuck committee from ZipnetRoundsStalled.
+    // The start instant is taken on the clock as it is now (a corrected skew moves it too) and
+    // widened by discovery's 10 s drift limit, so a leader clock slightly ahead of ours never
+    // makes a fresh round look replayed.
+    const auto age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_mono).count();
+    constexpr std::int64_t kSkewToleranceMs = 10'000;
+    if (announced_before(rec.round) ||
+        rec.opened_at_ms + static_cast<std::int64_t>(cfg.knobs.round_deadline_ms) + kSkewToleranceMs < now_ms - age_ms) {
+      g_last_round->Set(static_cast<double>(rec.round));
+      g_last_ts->Set(static_cast<double>(rec.opened_at_ms) / 1000.0);
+      return;
+    }
+    note_announced(rec.round);
     std::vector<core::reader::Message> msgs;
     auto ds = core::reader::decode(rec, ids.k_tag, msgs);
-    auto now_ms = net->clock().now_ms();
     auto latency_ms = std::max<std::int64_t>(0, now_ms - rec.opened_at_ms);
     c_finalized->Increment();
     c_msgs->Increment(ds.messages);

@@ -39,6 +39,9 @@ struct ServerConfig {
   /// Called once (from a role thread) when the committee deregistered this server
   /// (`zipnet committee remove`); `zipnet server` stops the process. Unset: keep running.
   std::function<void()> on_removed;
+  /// Tickets required of fellow committee members on every bond (ZIPNET_TDX≠off: a
+  /// TdxValidator pinned to ZIPNET_TDX_MRTD). Empty = none.
+  mosaik::Validators member_tickets;
 };
 
 /// `committee group=… signature=… params=…` inputs: the GroupId of a configuration.
