@@ -107,3 +107,17 @@ TEST(MosaikCatalog, DepartedPeerIsNotResurrectedByStaleGossip) {
   EXPECT_EQ(cat.upsert(zipnet::proto::SignedPeerEntry::sign(e, remote), 3100, false).kind,
             mosaik::discovery::UpsertKind::Inserted);
 }
+
+// A peer whose clock ran 60 s ahead departs; restarted with a correct clock it is accepted at
+// once (the tombstone is clamped to the receiver's now), not ignored until the purge.
+TEST(MosaikCatalog, FutureStampedDepartureDoesNotHideTheRestartedPeer) {
+  SigningKey me(Secret32::random()), a(Secret32::random());
+  Catalog c(kNet, me.peer_id(), {300000, 10000});
+  const std::int64_t now = 1'000'000'000;
+  c.depart(a.peer_id(), now + 55'000, now + 60'000, now);
+  EXPECT_EQ(c.upsert(entry(a, now + 1'000, now + 1'000), now + 1'000, true).kind, UpsertKind::Inserted);
+  // Without the clamp this is what happened: the same departure, far in the future, would win.
+  Catalog unclamped(kNet, me.peer_id(), {300000, 100000});
+  unclamped.depart(a.peer_id(), now + 55'000, now + 60'000, now);
+  EXPECT_EQ(unclamped.upsert(entry(a, now + 1'000, now + 1'000), now + 1'000, true).kind, UpsertKind::Unchanged);
+}

@@ -1,5 +1,6 @@
 #include "mosaik/discovery/catalog.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace mosaik::discovery {
@@ -44,6 +45,14 @@ bool Catalog::depart(const PeerId& peer, std::int64_t start_ms, std::int64_t upd
   if (it != entries_.end()) {
     const PeerEntry& e = it->second.entry;
     if (std::pair(start_ms, update_ms) < std::pair(e.start_ms, e.update_ms)) return false;
+  }
+  // A departure stamped in our future (the peer's clock ran ahead) must not outlive that
+  // clock: clamp the tombstone to now, or the peer restarted with a correct clock would look
+  // older than its own tombstone and be ignored until the purge. Gossip still carrying the
+  // future-stamped entry is refused as clock_drift by upsert() anyway.
+  if (update_ms > now_ms + limits_.max_drift_ms) {
+    update_ms = now_ms;
+    start_ms = std::min(start_ms, now_ms);
   }
   auto& t = departed_[peer];
   if (std::pair(start_ms, update_ms) >= std::pair(t.start_ms, t.update_ms)) {
