@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
   std::vector<char*> av;
   for (auto& a : args) av.push_back(a.data());
   int ac = static_cast<int>(av.size());
+  av.push_back(nullptr);  // argv[argc] == nullptr: GoogleTest shifts it down when it removes a flag
   ::testing::InitGoogleTest(&ac, av.data());
   if (summary) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();

@@ -27,10 +27,12 @@ std::vector<std::string> archives(Harness& h, const std::string& node, const std
   return out;
 }
 
-DeploymentOptions split_options(const std::string& name, unsigned clients = 1) {
+DeploymentOptions split_options(const std::string& name, unsigned clients = 1,
+                                ops::FaultMode faults = ops::FaultMode::DebugBlock) {
   DeploymentOptions o;
   o.name = name;
   o.clients = clients;
+  o.faults = faults;  // network cases (B3, B4): namespaces when `ip netns` works
   return o;
 }
 
@@ -180,9 +182,12 @@ void persisting_split_by_partition(Deployment& d) {
   expect_two_lineages(d);
   if (::testing::Test::HasFatalFailure()) return;
   h.partition({{"s1"}, {"s2", "s3"}});
-  // The restarted s1 starts blocked (the endpoint state does not survive a restart).
-  h.restart("s1", {{"ZIPNET_BOOTSTRAP", h.node("s2").bootstrap_arg()},
-                   {"ZIPNET_DEBUG_BLOCK_PEERS", d.server_ident(2).peer_hex + "," + d.server_ident(3).peer_hex}});
+  // The restarted s1 starts blocked: namespaces keep the partition across a restart; with
+  // /debug/block the endpoint state does not survive it, so the env knob re-applies it.
+  Env restart_env{{"ZIPNET_BOOTSTRAP", h.node("s2").bootstrap_arg()}};
+  if (h.fault_mode() != "netns")
+    restart_env["ZIPNET_DEBUG_BLOCK_PEERS"] = d.server_ident(2).peer_hex + "," + d.server_ident(3).peer_hex;
+  h.restart("s1", restart_env);
   ASSERT_TRUE(h.wait_for_log("s1", "^resuming committee from durable log lineage=", Millis(10000)));
   // Two leaders persist; no bond between the factions; failed dials are counted.
   ASSERT_TRUE(ops::eventually(
@@ -209,7 +214,7 @@ void persisting_split_by_partition(Deployment& d) {
 
 // B3: a persisting split caused by a partition; lifting it resolves as B1.
 TEST(Runbook, B3) {
-  Deployment d(split_options("B3"));
+  Deployment d(split_options("B3", 1, ops::FaultMode::Auto));
   auto& h = d.h();
   note_fault_mode(h);
   persisting_split_by_partition(d);
@@ -225,7 +230,7 @@ TEST(Runbook, B3) {
 // B4: last resort — SIGTERM the minority faction, lift the partition, restart it: it resumes
 // its old lineage, loses the resolution, archives and joins as a follower.
 TEST(Runbook, B4) {
-  Deployment d(split_options("B4"));
+  Deployment d(split_options("B4", 1, ops::FaultMode::Auto));
   auto& h = d.h();
   note_fault_mode(h);
   persisting_split_by_partition(d);

@@ -165,7 +165,8 @@ TEST(Runbook, S1) {
 
 // --------------------------------------------------------------------------------------- S2
 TEST(Runbook, S2) {
-  Deployment d({.name = "S2", .instance = "s2.runbook", .servers = 3, .clients = 2});
+  // A network case: namespaces + veth when `ip netns` works (CI is root), else /debug/block.
+  Deployment d({.name = "S2", .faults = ops::FaultMode::Auto, .instance = "s2.runbook", .servers = 3, .clients = 2});
   d.start();
   auto& h = d.h();
   note_fault_mode(h);
@@ -177,9 +178,23 @@ TEST(Runbook, S2) {
   // Partition every server from the others.
   auto m = marks(h, servers);
   h.partition({{"s1"}, {"s2"}, {"s3"}});
+  // The first `committee quorum lost` line comes 3 s into the leaderless time; in a real
+  // partition (namespaces) a bond only dies after its missed heartbeats (~6 s), so that line
+  // may still count a reachable voter. The bonds themselves must all go to 0.
   for (const auto& s : servers)
-    EXPECT_TRUE(h.wait_for_log(s, "^committee quorum lost: .*reachable voters=1/3", Millis(20000), m[s]))
+    EXPECT_TRUE(h.wait_for_log(s, "^committee quorum lost: .*reachable voters=[12]/3", Millis(20000), m[s]))
         << tails(h, {s});
+  for (const auto& s : servers) {
+    for (const auto& o : servers) {
+      if (o == s) continue;
+      EXPECT_TRUE(ops::eventually(
+          [&] {
+            return h.metric(s, "mosaik_groups_bonds", {{"peer", h.node(o).peer_id().substr(0, 10)}}).value_or(0) == 0;
+          },
+          Millis(15000)))
+          << s << " still bonded to " << o;
+    }
+  }
   EXPECT_TRUE(all_equal(h, servers, "mosaik_groups_leader_is_local", {{"instance", inst}}, 0, Millis(5000)));
   double nl0 = metric_or(h, "s1", "mosaik_groups_no_leader_seconds", {{"instance", inst}});
   EXPECT_GE(nl0, 0);

@@ -326,6 +326,12 @@ asio::awaitable<Result<std::shared_ptr<Link>>> Core::dial(tcp::endpoint ep, std:
       count_handshake_failure("timeout");
       co_return make_error(ErrorKind::Timeout, "connect to " + to_string(ep) + " timed out");
     }
+    // No route to the peer (a partition: unreachable host/network, or a blackhole route, which
+    // fails with EINVAL) would time out on a real network: count it like a timeout. A refused
+    // connection (peer down) is not a handshake failure.
+    if (ec == asio::error::host_unreachable || ec == asio::error::network_unreachable ||
+        ec == asio::error::invalid_argument)
+      count_handshake_failure("timeout");
     co_return make_error(ErrorKind::Io, "connect to " + to_string(ep) + ": " + ec.message());
   }
   link->stream().lowest_layer().set_option(tcp::no_delay(true), ec);

@@ -439,8 +439,8 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
     }
   }
   std::string current_lineage_hex() const {
-    const auto& l = sm->current()->lineage;
-    return p::to_hex(p::ByteSpan(l.data(), l.size()));
+    auto state = sm->current();  // keep the snapshot alive while reading its lineage
+    return p::to_hex(p::ByteSpan(state->lineage.data(), state->lineage.size()));
   }
   bool announced_before(std::uint64_t round) const {
     return round <= last_announced && !announced_lineage.empty() && announced_lineage == current_lineage_hex();
