@@ -114,6 +114,7 @@ struct RaftEngine::Impl {
 
   raft_uv_accept_cb accept_cb = nullptr;
   bool transport_closing = false;
+  bool raft_closing = false;  // begin_close() called: no new barriers
   // Shared: the link layer may drop a connect callback without calling it (its group stopped);
   // the PendingConnect is then freed with the callback instead of leaking (LSan, session 2).
   std::set<std::shared_ptr<PendingConnect>> pending;
@@ -126,6 +127,9 @@ struct RaftEngine::Impl {
   bool commit_notify_inflight = false;
   bool commit_notify_dirty = false;
   void notify_commit() {
+    // Never during raft_close: it fails pending barriers, and a barrier issued from that
+    // callback touches a raft that is being torn down (SIGSEGV in raft_barrier, bench-group).
+    if (raft_closing) return;
     if (commit_notify_inflight) {
       commit_notify_dirty = true;
       return;
@@ -135,11 +139,11 @@ struct RaftEngine::Impl {
     commit_notify_dirty = false;
     auto* req = new RaftBarrierReq{};
     req->data = this;
-    int rv = raft_barrier(&raft, req, [](RaftBarrierReq* r, int) {
+    int rv = raft_barrier(&raft, req, [](RaftBarrierReq* r, int status) {
       auto* self = static_cast<Impl*>(r->data);
       delete r;
       self->commit_notify_inflight = false;
-      if (self->commit_notify_dirty) self->notify_commit();
+      if (status == 0 && self->commit_notify_dirty) self->notify_commit();
     });
     if (rv != 0) {
       delete req;
@@ -399,6 +403,7 @@ struct RaftEngine::Impl {
 
   void begin_close() {
     uv_timer_stop(&poll);
+    raft_closing = true;
     if (raft_inited) {
       raft.data = this;
       raft_close(&raft, [](struct raft* r) {
