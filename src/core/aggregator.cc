@@ -22,8 +22,8 @@ RoundFold::RoundFold(proto::RoundId round, std::vector<RosterMember> roster,
                      std::size_t vector_bytes)
     : round_(round), roster_(std::move(roster)), seen_(roster_.size(), 0), acc_(vector_bytes) {}
 
-tl::expected<void, Reject> RoundFold::add(const proto::PeerId& from,
-                                          const proto::ClientEnvelopeView& env) {
+tl::expected<void, Reject> RoundFold::admit(const proto::PeerId& from,
+                                            const proto::ClientEnvelopeView& env) {
   if (env.round < round_) return tl::unexpected(Reject::stale_round);
   if (env.round > round_) return tl::unexpected(Reject::future_round);
   auto it = std::lower_bound(roster_.begin(), roster_.end(), env.client_id,
@@ -38,8 +38,30 @@ tl::expected<void, Reject> RoundFold::add(const proto::PeerId& from,
   if (seen_[i]) return tl::unexpected(Reject::duplicate);
   seen_[i] = 1;
   ++count_;
-  proto::xor_into(acc_.data(), env.payload.data(), acc_.size());
   return {};
+}
+
+tl::expected<void, Reject> RoundFold::add(const proto::PeerId& from,
+                                          const proto::ClientEnvelopeView& env) {
+  auto r = admit(from, env);
+  if (r) proto::xor_into(acc_.data(), env.payload.data(), acc_.size());
+  return r;
+}
+
+void RoundFold::add_batch(std::span<const Arrival> batch,
+                          std::span<tl::expected<void, Reject>> results) {
+  const std::uint8_t* srcs[proto::kXorFanIn];
+  std::size_t k = 0;
+  for (std::size_t i = 0; i < batch.size() && i < results.size(); ++i) {
+    results[i] = admit(*batch[i].from, batch[i].env);
+    if (!results[i]) continue;
+    srcs[k++] = batch[i].env.payload.data();
+    if (k == proto::kXorFanIn) {
+      proto::xor_into_many(acc_.data(), srcs, k, acc_.size());
+      k = 0;
+    }
+  }
+  if (k > 0) proto::xor_into_many(acc_.data(), srcs, k, acc_.size());
 }
 
 proto::AggregateEnvelope RoundFold::finish(const proto::UniqueId& roster_digest) const {

@@ -11,6 +11,11 @@ void xor_into(std::uint8_t* dst, const std::uint8_t* src, std::size_t n);
 inline void xor_into(MutByteSpan dst, ByteSpan src) {
   xor_into(dst.data(), src.data(), dst.size() < src.size() ? dst.size() : src.size());
 }
+/// dst[i] ^= srcs[0][i] ^ … ^ srcs[count-1][i] for i < n, in passes of up to kXorFanIn sources:
+/// one read-modify-write of dst per pass instead of per source. The aggregator's fold is
+/// memory-bound (performance.md P6); folding queued envelopes together halves its dst traffic.
+inline constexpr std::size_t kXorFanIn = 4;
+void xor_into_many(std::uint8_t* dst, const std::uint8_t* const* srcs, std::size_t count, std::size_t n);
 /// True when every byte is zero.
 bool is_all_zero(ByteSpan data);
 /// Name of the kernel chosen on this CPU ("avx512", "avx2", "portable").

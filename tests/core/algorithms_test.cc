@@ -6,10 +6,13 @@
 // versions (alloc_counter.h).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <random>
+#include <span>
 
 #include "core/aggregator.h"
 #include "core/alloc_counter.h"
@@ -262,6 +265,64 @@ TEST(RoundFold, RejectionReasonsAndCompletion) {
   EXPECT_TRUE(agg.participants.is_canonical_for(4));
 }
 
+// xor_into_many (the kernel of add_batch) against byte-by-byte XOR: every fan-in count up to
+// two full passes plus a remainder, sizes with and without vector tails, unaligned sources.
+TEST(XorIntoMany, MatchesBytewiseXor) {
+  std::mt19937_64 rng(77);
+  for (std::size_t n : {0u, 1u, 7u, 63u, 127u, 128u, 129u, 1000u, 16384u + 5u}) {
+    for (std::size_t count = 0; count <= 2 * proto::kXorFanIn + 1; ++count) {
+      std::vector<Bytes> srcs(count, Bytes(n + 3));
+      for (auto& sb : srcs)
+        for (auto& x : sb) x = static_cast<std::uint8_t>(rng());
+      Bytes dst(n), expected(n);
+      for (std::size_t i = 0; i < n; ++i) dst[i] = expected[i] = static_cast<std::uint8_t>(rng());
+      std::vector<const std::uint8_t*> ptrs;
+      for (std::size_t j = 0; j < count; ++j) {
+        ptrs.push_back(srcs[j].data() + j % 3);  // unaligned on purpose
+        for (std::size_t i = 0; i < n; ++i) expected[i] ^= srcs[j][i + j % 3];
+      }
+      proto::xor_into_many(dst.data(), ptrs.data(), count, n);
+      ASSERT_EQ(dst, expected) << "n=" << n << " count=" << count << " kernel=" << proto::xor_kernel_name();
+    }
+  }
+}
+
+// add_batch gives every arrival the verdict add() would have given it in that order (a second
+// envelope of one client inside the batch is a duplicate) and the same accumulator.
+TEST(RoundFold, AddBatchMatchesAddOneByOne) {
+  FoldSetup f(9);
+  aggregator::RoundFold one(5, f.roster, f.b), many(5, f.roster, f.b);
+  std::vector<Bytes> pls;
+  for (std::size_t i = 0; i < 12; ++i) {
+    pls.emplace_back(f.b);
+    for (std::size_t k = 0; k < f.b; ++k) pls.back()[k] = static_cast<std::uint8_t>(i * 13 + k * 7);
+  }
+  // 9 roster members in a shuffled order, a duplicate, a stranger, a wrong round, a short payload.
+  std::vector<std::pair<proto::PeerId, proto::ClientEnvelopeView>> seq;
+  for (std::size_t i : {3u, 0u, 7u, 1u, 8u, 2u}) seq.push_back({f.roster[i].peer_id, {5, f.roster[i].client_id, pls[i]}});
+  seq.push_back({f.roster[0].peer_id, {5, f.roster[0].client_id, pls[9]}});  // duplicate
+  seq.push_back({f.roster[4].peer_id, {5, UniqueId::from("stranger"), pls[10]}});
+  seq.push_back({f.roster[4].peer_id, {6, f.roster[4].client_id, pls[4]}});
+  seq.push_back({f.roster[4].peer_id, {5, f.roster[4].client_id, ByteSpan(pls[4]).first(f.b - 1)}});
+  for (std::size_t i : {4u, 5u, 6u}) seq.push_back({f.roster[i].peer_id, {5, f.roster[i].client_id, pls[i]}});
+  std::vector<std::string> want, got;
+  for (auto& [from, v] : seq) {
+    auto r = one.add(from, v);
+    want.push_back(r ? "ok" : std::string(aggregator::to_string(r.error())));
+  }
+  std::vector<aggregator::RoundFold::Arrival> arrivals;
+  for (auto& [from, v] : seq) arrivals.push_back({&from, v});
+  std::vector<tl::expected<void, aggregator::Reject>> results(arrivals.size());
+  // Batches of 5 and the rest: fan-in passes and remainders both run.
+  many.add_batch(std::span(arrivals).first(5), std::span(results).first(5));
+  many.add_batch(std::span(arrivals).subspan(5), std::span(results).subspan(5));
+  for (auto& r : results) got.push_back(r ? "ok" : std::string(aggregator::to_string(r.error())));
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(many.complete());
+  EXPECT_EQ(many.participants(), one.participants());
+  EXPECT_TRUE(std::equal(one.accumulator().begin(), one.accumulator().end(), many.accumulator().begin()));
+}
+
 TEST(RoundFold, PartialParticipationAndReasonNames) {
   FoldSetup f(50);
   aggregator::RoundFold fold(3, f.roster, f.b);
@@ -453,6 +514,25 @@ TEST(P12Allocations, RoundFoldAddAllocatesNothing) {
   EXPECT_EQ(accepted, f.roster.size());
   EXPECT_EQ(rejected, 2 * (f.roster.size() - 1));
   EXPECT_TRUE(fold.complete());
+
+  // add_batch (what the aggregator uses for queued envelopes) allocates nothing either.
+  aggregator::RoundFold batched(21, f.roster, f.b);
+  std::array<aggregator::RoundFold::Arrival, 4> arrivals{};
+  std::array<tl::expected<void, aggregator::Reject>, 4> results{};
+  std::size_t batched_ok = 0;
+  const std::size_t before_batch = testing::allocation_count();
+  for (std::size_t i = 0; i + 4 <= frames.size(); i += 4) {
+    for (std::size_t j = 0; j < 4; ++j) {
+      auto v = proto::ClientEnvelopeView::decode(frames[i + j], f.b);
+      ASSERT_TRUE(v);
+      arrivals[j] = {&f.roster[i + j].peer_id, *v};
+    }
+    batched.add_batch(arrivals, results);
+    for (auto& r : results) batched_ok += r.has_value();
+  }
+  EXPECT_EQ(testing::allocation_count() - before_batch, 0u) << "RoundFold::add_batch allocated (P12)";
+  EXPECT_EQ(batched_ok, f.roster.size());
+  EXPECT_TRUE(std::equal(fold.accumulator().begin(), fold.accumulator().end(), batched.accumulator().begin()));
 }
 
 TEST(P12Allocations, CounterSeesAllocations) {
