@@ -32,6 +32,7 @@ struct ProducerImpl : std::enable_shared_from_this<ProducerImpl> {
   std::deque<std::shared_ptr<const Bytes>> input;
   bool closed = false;
   Watch<std::size_t> consumers_w{0};
+  std::optional<StreamRefusal> refusal;  // guarded by mu
   std::atomic<std::uint64_t> items_sent{0}, bytes_sent{0}, dropped{0}, lagging{0};
 
   struct Sub {
@@ -102,6 +103,9 @@ struct ConsumerImpl : std::enable_shared_from_this<ConsumerImpl> {
   void reconcile();
   bool passes(const zipnet::proto::PeerEntry& e, std::string* why, std::optional<SysTime>* expiry = nullptr);
   asio::awaitable<void> run_sub(PeerId peer);
+  /// Dials a producer that failed our tickets only to close the link with NotAllowed and the
+  /// reason, so the refused side can say why (`subscription refused by …`, SDK Attestation).
+  asio::awaitable<void> tell_refused(PeerId peer, zipnet::proto::PeerEntry entry, std::string why);
   void close_all();
 };
 

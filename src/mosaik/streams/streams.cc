@@ -53,7 +53,7 @@ bool check_peer(detail::Core& c, const Validators& tickets, const Require& requi
   if (tickets.empty()) return true;
   auto r = tickets::admit(c, tickets, e);  // logs and counts a rejection
   if (!r) {
-    if (why) *why = "unauthorized (" + r.error().why.detail + ")";
+    if (why) *why = "unauthorized (" + tickets::close_reason(r.error()) + ")";
     return false;
   }
   if (expiry) *expiry = r->at;
@@ -136,7 +136,19 @@ void ProducerImpl::accept(std::shared_ptr<Link> link) {
       core.io,
       [self = shared_from_this(), link]() -> asio::awaitable<void> {
         auto f = co_await link->read_frame();
-        (void)f;
+        if (!f && f.error().is_close(CloseCode::NotAllowed)) {
+          // The consumer refused us (tickets): say so here, where the operator of this node
+          // looks, with this clock's opinion of an expiry (runbook T1/T2).
+          std::string_view inner = f.error().detail;
+          constexpr std::string_view kPre = "unauthorized (";
+          if (inner.substr(0, kPre.size()) == kPre && inner.size() > kPre.size() && inner.back() == ')')
+            inner = inner.substr(kPre.size(), inner.size() - kPre.size() - 1);
+          auto detail = tickets::refused_detail(inner, self->core.clock->now());
+          MLOG_WARN(kTix, "subscription refused by {}…: stream={} unauthorized ({})", link->remote.short_hex(),
+                    self->label, detail);
+          std::lock_guard lk(self->mu);
+          self->refusal = StreamRefusal{link->remote, std::move(detail)};
+        }
         self->drop_sub(link.get());
         self->kick->notify();
       },
@@ -361,6 +373,7 @@ void ConsumerImpl::reconcile() {
       if (p != core.id && e.entry.streams.count(id)) producers.emplace(p, e.entry);
   }
   std::vector<PeerId> to_start;
+  std::vector<std::tuple<PeerId, PeerEntry, std::string>> to_refuse;
   std::unique_lock lk(mu);
   for (auto& [p, s] : subs) {
     if (!s.running) continue;
@@ -381,11 +394,13 @@ void ConsumerImpl::reconcile() {
     if (s.running) continue;
     auto version = std::pair(e.start_ms, e.update_ms);
     if (s.terminal && s.terminal_version == version) continue;
-    if (!passes(e, nullptr)) {
+    std::string why;
+    if (!passes(e, &why)) {
       // Checked (and a rejection counted) once per version of that entry, not on every event.
       s.state = ChannelState::Terminated;
       s.terminal = true;
       s.terminal_version = version;
+      if (why.rfind("unauthorized", 0) == 0) to_refuse.emplace_back(p, e, std::move(why));
       continue;
     }
     s.running = true;
@@ -398,6 +413,25 @@ void ConsumerImpl::reconcile() {
   // co_spawn may start the coroutine inline: never while holding mu.
   for (const auto& p : to_start)
     asio::co_spawn(core.io, [self = shared_from_this(), p] { return self->run_sub(p); }, asio::detached);
+  for (auto& [p, e, why] : to_refuse)
+    asio::co_spawn(
+        core.io,
+        [self = shared_from_this(), p = p, e = std::move(e), why = std::move(why)]() mutable {
+          return self->tell_refused(p, std::move(e), std::move(why));
+        },
+        asio::detached);
+}
+
+asio::awaitable<void> ConsumerImpl::tell_refused(PeerId peer, PeerEntry entry, std::string why) {
+  Bytes channel(id.span().begin(), id.span().end());
+  for (const auto& a : entry.addrs) {
+    auto ep = detail::to_endpoint(a);
+    if (!ep) continue;
+    auto l = co_await core.dial(*ep, peer, transport::kAlpnStreams, channel);
+    if (!l) continue;
+    (*l)->close(CloseCode::NotAllowed, why);
+    co_return;
+  }
 }
 
 asio::awaitable<void> ConsumerImpl::run_sub(PeerId peer) {
@@ -686,6 +720,11 @@ tl::expected<void, SendError> RawProducer::try_send(Bytes datum) { return send(s
 const Watch<std::size_t>& RawProducer::consumers() const { return impl_->consumers_w; }
 bool RawProducer::online() const { return impl_->online_locked(); }
 StreamId RawProducer::id() const { return impl_->id; }
+std::optional<StreamRefusal> RawProducer::last_refusal() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->refusal;
+}
+
 ProducerStats RawProducer::stats() const {
   ProducerStats s;
   s.items_sent = impl_->items_sent;

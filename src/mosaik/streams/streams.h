@@ -23,6 +23,16 @@ struct ProducerStats {
   std::size_t consumers = 0;
 };
 
+/// The last subscription a consumer refused to keep (it closed the link with NotAllowed):
+/// who, and the reason inside the `unauthorized (…)` it sent, e.g. `tdx: mrtd_mismatch,
+/// expected=… got=…` (with this clock's opinion appended to an expiry, tickets::refused_detail).
+/// The producer cannot otherwise tell a refusal from silence (the SDK maps a TDX refusal to
+/// Error::Attestation, operations.md §8).
+struct StreamRefusal {
+  PeerId by;
+  std::string reason;
+};
+
 struct ConsumerStats {
   std::uint64_t items_received = 0, bytes_received = 0, too_slow = 0, reconnects = 0;
   std::size_t producers = 0, buffered = 0, capacity = 0;
@@ -49,6 +59,8 @@ class RawProducer {
   const Watch<std::size_t>& consumers() const;
   bool online() const;
   ProducerStats stats() const;
+  /// The last refusal by a consumer (nullopt when none since the producer was built).
+  std::optional<StreamRefusal> last_refusal() const;
   StreamId id() const;
 
  private:
