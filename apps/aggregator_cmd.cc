@@ -10,7 +10,9 @@
 
 #include "mosaik/base/log.h"
 #include "node/aggregator/aggregator.h"
+#include "knobs.h"
 #include "role_process.h"
+#include "tdx_options.h"
 
 namespace zipnet::apps {
 
@@ -41,6 +43,8 @@ std::unique_ptr<AggregatorCommand> add_aggregator_command(CLI::App& app) {
   add_common_options(l);
   add_instance_options(l);
   l.add({"ZIPNET_COMMITTEE", "committee", "committee pin: comma list of the servers' PeerIds", false, false, false});
+  // v1 folds on one thread (XOR-on-arrival is memory-bound; docs/decisions.md): validated only.
+  add_worker_threads_option(l, "compute pool (v1: the fold runs on one thread)");
   l.add({"ZIPNET_FOLD_DEADLINE", "fold-deadline", "how long a fold stays open after a round is observed (default 2s)",
          false, false, false});
   l.add({"ZIPNET_STREAM_BUFFER", "stream-buffer", "SUBMIT consumer buffer in items, shared by all clients (default 1024)",
@@ -76,6 +80,7 @@ std::optional<int> run_aggregator_command(const AggregatorCommand& cmd) {
   if (!fold) return config_fail(fold.error());
   if (fold->count() <= 0) return config_fail({"ZIPNET_FOLD_DEADLINE", "must be > 0"});
   ac.fold_deadline = *fold;
+  if (auto wt = load_worker_threads(loader); !wt) return config_fail(wt.error());
   auto buffer = stream_buffer(loader);
   if (!buffer) return config_fail(buffer.error());
   ac.stream_buffer = *buffer;
@@ -92,6 +97,25 @@ std::optional<int> run_aggregator_command(const AggregatorCommand& cmd) {
   if (!proc) return proc.error();
   auto& rp = **proc;
   ac.instance = rp.instance();
+  if (rp.tdx().enabled()) {
+    // Only attested clients publish (protocol.md §9.7, §11): SUBMIT and relayed registrations
+    // require a TDX ticket of a pinned client image.
+    if (rp.tdx().clients.mr_td.empty()) {
+      log_error(ConfigError{"ZIPNET_TDX_CLIENT_MRTD", std::string("required on the aggregator when ZIPNET_TDX is ") +
+                                                          std::string(TdxSettings::mode_name(rp.tdx().mode)) +
+                                                          " (or ZIPNET_TDX_MRTD)"}
+                    .line());
+      rp.finish();
+      return kExitConfig;
+    }
+    auto cv = make_tdx_validator(rp.tdx(), rp.tdx().clients, rp.net());
+    if (!cv) {
+      log_error(cv.error().line());
+      rp.finish();
+      return kExitConfig;
+    }
+    ac.client_tickets.push_back(*cv);
+  }
   auto agg = node::aggregator::Aggregator::start(rp.net(), ac, rp.metrics());
   if (!agg) {
     log_error("cannot start aggregator: " + agg.error().to_string());

@@ -6,8 +6,11 @@
 #include <chrono>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "mosaik/base/metrics.h"
 #include "mosaik/network/network.h"
+#include "proto/params.h"
 
 namespace zipnet::apps {
 
@@ -55,7 +58,29 @@ std::optional<int> run_bootstrap_command(const BootstrapCommand& cmd) {
   }
   std::unique_ptr<mosaik::MetricsServer> http;
   if (!conf->metrics.empty()) {
-    auto s = mosaik::MetricsServer::start(conf->metrics, metrics);
+    // /healthz and /status like every role (operations.md §6), with the fields a bootstrap node
+    // has: no instance, no committee; its catalog is what an operator checks (runbook D1, D3).
+    mosaik::MetricsServer::Routes routes;
+    mosaik::Network* np = net->get();  // the server is stopped before the network goes away
+    routes.health = []() -> std::pair<int, std::string> { return {200, "ok"}; };
+    routes.status = [np] {
+      auto& n = *np;
+      nlohmann::json j;
+      j["role"] = "bootstrap";
+      j["instance"] = nullptr;
+      j["peer_id"] = n.id().hex();
+      j["network"] = n.network_id().hex();
+      j["listen"] = n.local_endpoints();
+      j["advertise"] = n.advertised();
+      j["protocol"] = n.discovery().local_entry().entry.protocol;
+      j["wire_version"] = proto::WIRE_VERSION;
+      j["version"] = ZIPNET_VERSION;
+      j["discovery"] = {{"catalog_size", n.discovery().catalog_size()},
+                        {"bootstrapped", n.discovery().bootstrapped().get()}};
+      for (const char* key : {"lineage", "committee", "live_round"}) j[key] = nullptr;
+      return j.dump();
+    };
+    auto s = mosaik::MetricsServer::start(conf->metrics, metrics, std::move(routes));
     if (!s) {
       log_error("cannot serve metrics: " + s.error().to_string());
       (*net)->shutdown();

@@ -11,6 +11,7 @@
 
 #include "node/client/client.h"
 #include "proto/hex.h"
+#include "knobs.h"
 #include "role_process.h"
 
 namespace zipnet::apps {
@@ -40,6 +41,8 @@ std::unique_ptr<ClientCommand> add_client_command(CLI::App& app) {
   add_common_options(l);
   add_instance_options(l);
   l.add({"ZIPNET_COMMITTEE", "committee", "committee pin: comma list of the servers' PeerIds", false, false, false});
+  // v1 seals on one thread (N_S pads per envelope; docs/decisions.md): validated only.
+  add_worker_threads_option(l, "compute pool (v1: sealing runs on one thread)");
   l.add({"ZIPNET_MESSAGE", "message", "message sealed in talking rounds (1 to max_payload bytes; none = cover traffic)",
          false, false, false});
   l.add({"ZIPNET_CADENCE", "cadence", "talk every N-th round taken part in, cover otherwise (default 1)", false, false,
@@ -76,6 +79,7 @@ std::optional<int> run_client_command(const ClientCommand& cmd) {
   auto n = cadence(loader);
   if (!n) return config_fail(n.error());
   cc.cadence = *n;
+  if (auto wt = load_worker_threads(loader); !wt) return config_fail(wt.error());
 #ifdef ZIPNET_FAULT_INJECTION
   if (auto s = loader.raw("ZIPNET_DEBUG_CLIENT_DH_SECRET")) {
     auto b = s->size() == 64 ? proto::from_hex(*s) : std::nullopt;

@@ -53,9 +53,7 @@ std::unique_ptr<CommitteeCommand> add_committee_command(CLI::App& app) {
   auto& l = *c->loader;
   add_common_options(l);
   l.add({"ZIPNET_INSTANCE", "instance", "instance name (required)", false, false, false});
-  l.add({"ZIPNET_COMMITTEE_SECRET", "committee-secret", "not accepted as a flag: use the env var or the file", true,
-         true, false});
-  c->remove->get_option("--committee-secret")->group("");  // hidden: refused when given (process list)
+  add_tool_committee_secret_option(l, *c->remove, "not accepted as a flag: use the env var or the file");
   add_committee_knob_options(l);
   return c;
 }
@@ -69,11 +67,10 @@ std::optional<int> run_committee_command(const CommitteeCommand& cmd) {
   auto resolved = l.resolve(env);
   auto log_err = configure_tool_logging(l, env);
   for (const auto& w : l.warnings())
-    if (w.find("(--committee-secret)") == std::string::npos) log_warn(w);
-  if (cmd.remove->get_option("--committee-secret")->count() > 0)
-    return config_fail({"ZIPNET_COMMITTEE_SECRET",
-                        "never taken as a flag value (it would be visible in the process list); use "
-                        "ZIPNET_COMMITTEE_SECRET or ZIPNET_COMMITTEE_SECRET_FILE"});
+    if (!is_committee_secret_flag_warning(w)) log_warn(w);
+  if (auto refused = refuse_committee_secret_flag(*cmd.remove, "zipnet committee remove",
+                                                  "ZIPNET_COMMITTEE_SECRET or ZIPNET_COMMITTEE_SECRET_FILE"))
+    return config_fail(*refused);
   if (resolved) return config_fail(*resolved);
   if (log_err) return config_fail(*log_err);
   auto target = mosaik::PeerId::parse_hex(cmd.peer);

@@ -29,9 +29,7 @@ std::unique_ptr<IdsCommand> add_ids_command(CLI::App& app) {
   auto& l = *c->loader;
   add_common_options(l);
   l.add({"ZIPNET_INSTANCE", "instance", "instance name, e.g. acme.mainnet (required)", false, false, false});
-  l.add({"ZIPNET_COMMITTEE_SECRET", "committee-secret", "not accepted as a flag: use the env var, the file or stdin",
-         true, true, false});
-  c->cmd->get_option("--committee-secret")->group("");  // hidden: refused when given (process list)
+  add_tool_committee_secret_option(l, *c->cmd, "not accepted as a flag: use the env var, the file or stdin");
   add_committee_knob_options(l);
   l.add({"ZIPNET_COMMITTEE", "committee", "committee pin to validate and print in ascending order", false, false,
          false});
@@ -96,15 +94,13 @@ std::optional<int> run_ids_command(const IdsCommand& cmd) {
   ToolOutput out;
   auto env = process_env();
   auto& l = *cmd.loader;
-  const bool secret_flag = cmd.cmd->get_option("--committee-secret")->count() > 0;
   auto resolved = l.resolve(env);
   auto log_err = configure_tool_logging(l, env);
   for (const auto& w : l.warnings())
-    if (w.find("(--committee-secret)") == std::string::npos) log_warn(w);
-  if (secret_flag)
-    return config_fail({"ZIPNET_COMMITTEE_SECRET",
-                        "zipnet ids never takes the secret as a flag value (it would be visible in the process list); "
-                        "use ZIPNET_COMMITTEE_SECRET_FILE or --committee-secret-stdin"});
+    if (!is_committee_secret_flag_warning(w)) log_warn(w);
+  if (auto refused = refuse_committee_secret_flag(*cmd.cmd, "zipnet ids",
+                                                  "ZIPNET_COMMITTEE_SECRET_FILE or --committee-secret-stdin"))
+    return config_fail(*refused);
   if (resolved) return config_fail(*resolved);
   if (log_err) return config_fail(*log_err);
   auto name = l.raw("ZIPNET_INSTANCE");

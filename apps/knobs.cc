@@ -1,5 +1,8 @@
 #include "knobs.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "proto/hex.h"
 
 namespace zipnet::apps {
@@ -21,11 +24,13 @@ Conf<std::uint32_t> u32_in_range(const ConfigLoader& l, const std::string& var, 
                                  std::uint32_t hi) {
   auto raw = l.raw(var);
   if (!raw) return def;
-  auto v = l.size(var, def);  // bare numbers; reuse the size parser's overflow checks
-  if (!v) return tl::unexpected(v.error());
+  const auto range = "expected an integer " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" + *raw + "'";
+  if (raw->empty() || raw->find_first_not_of("0123456789") != std::string::npos)
+    return tl::unexpected(ConfigError{var, range});  // a count, not a size: no unit suffixes
+  auto v = l.size(var, def);  // reuse the size parser's overflow checks
+  if (!v) return tl::unexpected(ConfigError{var, range});
   if (*v < lo || *v > hi)
-    return tl::unexpected(ConfigError{var, "expected " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" +
-                                               *raw + "'"});
+    return tl::unexpected(ConfigError{var, range});
   return static_cast<std::uint32_t>(*v);
 }
 
@@ -67,6 +72,34 @@ std::string describe_knobs(const proto::CommitteeKnobs& k) {
   return "params=" + std::to_string(k.params.num_slots) + "x" + std::to_string(k.params.slot_bytes) + "/" +
          std::to_string(k.params.tag_len) + " min_participants=" + std::to_string(k.min_participants) +
          " round_period=" + knob_duration(k.round_period_ms) + " round_deadline=" + knob_duration(k.round_deadline_ms);
+}
+
+void add_tool_committee_secret_option(ConfigLoader& l, CLI::App& cmd, const std::string& help) {
+  l.add({"ZIPNET_COMMITTEE_SECRET", "committee-secret", help, true, true, false});
+  cmd.get_option("--committee-secret")->group("");  // hidden: refused when given (process list)
+}
+
+std::optional<ConfigError> refuse_committee_secret_flag(CLI::App& cmd, const std::string& tool,
+                                                        const std::string& alternatives) {
+  if (cmd.get_option("--committee-secret")->count() == 0) return std::nullopt;
+  return ConfigError{"ZIPNET_COMMITTEE_SECRET", tool +
+                                                    " never takes the secret as a flag value (it would be visible "
+                                                    "in the process list); use " +
+                                                    alternatives};
+}
+
+bool is_committee_secret_flag_warning(const std::string& warning) {
+  // `… (--committee-secret)` and `flag --committee-secret overridden by …`, not the -file flag.
+  return warning.find("(--committee-secret)") != std::string::npos ||
+         warning.find("--committee-secret overridden") != std::string::npos;
+}
+
+void add_worker_threads_option(ConfigLoader& l, const std::string& use) {
+  l.add({"ZIPNET_WORKER_THREADS", "worker-threads", use + " (default: online CPUs)", false, false, false});
+}
+
+Conf<std::uint32_t> load_worker_threads(const ConfigLoader& l) {
+  return u32_in_range(l, "ZIPNET_WORKER_THREADS", std::max(1u, std::thread::hardware_concurrency()), 1, 1024);
 }
 
 }  // namespace zipnet::apps

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "config.h"
@@ -28,6 +29,23 @@ bool is_strong_committee_secret(std::string_view s);
 
 Conf<std::uint32_t> u32_in_range(const ConfigLoader& l, const std::string& var, std::uint32_t def, std::uint32_t lo,
                                  std::uint32_t hi);
+
+/// The committee secret of the tools that need it (`zipnet ids`, `zipnet committee remove`):
+/// ZIPNET_COMMITTEE_SECRET or ZIPNET_COMMITTEE_SECRET_FILE. The --committee-secret flag exists,
+/// hidden, only so that giving it is refused (a flag value is visible in the process list).
+void add_tool_committee_secret_option(ConfigLoader& l, CLI::App& cmd, const std::string& help);
+/// The refusal of that hidden flag when it was given: `<tool> never takes the secret as a flag
+/// value (…); use <alternatives>`. nullopt when the flag was not given.
+std::optional<ConfigError> refuse_committee_secret_flag(CLI::App& cmd, const std::string& tool,
+                                                        const std::string& alternatives);
+/// True for the flag-overrides-env and secret-on-command-line warnings of that hidden flag
+/// (they are replaced by the refusal).
+bool is_committee_secret_flag_warning(const std::string& warning);
+
+/// ZIPNET_WORKER_THREADS (operations.md §3.1, all roles): the compute pool of a role, 1..1024,
+/// default the number of online CPUs. `use` says what the role runs on it (the flag's help).
+void add_worker_threads_option(ConfigLoader& l, const std::string& use);
+Conf<std::uint32_t> load_worker_threads(const ConfigLoader& l);
 
 /// "3s" for whole seconds, "1500ms" otherwise (the form of the server's `committee group=` line).
 std::string knob_duration(std::uint64_t ms);

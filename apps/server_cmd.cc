@@ -27,7 +27,7 @@ std::unique_ptr<ServerCommand> add_server_command(CLI::App& app) {
   l.add({"ZIPNET_JOIN_ONLY", "join-only", "never form a new lineage (default false)", false, false, false});
   l.add({"ZIPNET_AGGREGATOR_ID", "aggregator-id", "PeerId of the instance's aggregator (default unset)", false, false, false});
   l.add({"ZIPNET_COMMITTEE", "committee", "committee pin (ignored by servers)", false, false, false});
-  l.add({"ZIPNET_WORKER_THREADS", "worker-threads", "compute pool for partials (default: online CPUs)", false, false, false});
+  add_worker_threads_option(l, "compute pool for partials");
   l.add({"ZIPNET_BOOTSTRAP_DELAY", "bootstrap-delay", "formation wait and first election delay (default 3s)", false, false, false});
 #ifdef ZIPNET_FAULT_INJECTION
   l.add({"ZIPNET_DEBUG_SKIP_SERVER_BUNDLE", "debug-skip-server-bundle", "do not publish the ServerBundle (tests)", false, false, false});
@@ -81,7 +81,7 @@ std::optional<int> run_server_command(const ServerCommand& cmd) {
     auto pin = l.peer_list("ZIPNET_COMMITTEE");  // validated, then ignored (servers are the committee)
     if (!pin) return config_fail(pin.error());
   }
-  auto wt = u32_in_range(l, "ZIPNET_WORKER_THREADS", std::max(1u, std::thread::hardware_concurrency()), 1, 1024);
+  auto wt = load_worker_threads(l);
   if (!wt) return config_fail(wt.error());
   sc.worker_threads = *wt;
   auto bd = l.duration("ZIPNET_BOOTSTRAP_DELAY", 3000ms);
@@ -109,6 +109,14 @@ std::optional<int> run_server_command(const ServerCommand& cmd) {
       return kExitConfig;
     }
     sc.member_tickets.push_back(*v);
+    // Clients must present a TDX ticket of a pinned client image to be registered (§9.6).
+    auto cv = make_tdx_validator(rp.tdx(), rp.tdx().clients, rp.net());
+    if (!cv) {
+      log_error(cv.error().line());
+      rp.finish();
+      return kExitConfig;
+    }
+    sc.client_tickets.push_back(*cv);
   }
   auto server = node::server::CommitteeServer::start(rp.net(), sc, rp.metrics());
   if (!server) {

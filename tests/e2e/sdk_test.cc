@@ -6,15 +6,12 @@
 // an empty payload Protocol("empty payload").
 #include <gtest/gtest.h>
 
-#include <asio/co_spawn.hpp>
-#include <asio/executor_work_guard.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
 #include <map>
 #include <thread>
 
 #include "node/sdk/zipnet.h"
 #include "ops/harness.h"
+#include "ops/sdk_host.h"
 #include "proto/ed25519.h"
 #include "proto/hex.h"
 
@@ -26,25 +23,7 @@ using ops::Harness;
 using ops::Millis;
 using ops::NodeOptions;
 
-/// An io_context on its own thread; run() blocks the test thread on one awaitable.
-class Loop {
- public:
-  Loop() : guard_(asio::make_work_guard(io_)), t_([this] { io_.run(); }) {}
-  ~Loop() {
-    guard_.reset();
-    io_.stop();
-    t_.join();
-  }
-  template <class T>
-  T run(asio::awaitable<T> a) {
-    return asio::co_spawn(io_, std::move(a), asio::use_future).get();
-  }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread t_;
-};
+using Loop = ops::AsioLoop;
 
 struct Committee {
   Harness h{ops::HarnessOptions{"e2e-sdk", ops::FaultMode::DebugBlock}};
@@ -86,16 +65,7 @@ struct Committee {
   }
 
   std::shared_ptr<mosaik::Network> network(mosaik::NetworkId universe = zipnet::UNIVERSE) {
-    mosaik::NetworkConfig c;
-    c.network_id = universe;
-    c.listen = {"127.0.0.1:0"};
-    c.discovery.mdns = false;
-    c.discovery.announce_interval = 2s;
-    c.discovery.bootstrap = {*mosaik::discovery::parse_bootstrap(boot)};
-    c.metrics = std::make_shared<mosaik::Metrics>();
-    auto n = mosaik::Network::start(c);
-    EXPECT_TRUE(n) << n.error().to_string();
-    return n ? *n : nullptr;
+    return ops::sdk_network(boot, universe);
   }
 };
 

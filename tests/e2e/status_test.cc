@@ -248,5 +248,35 @@ TEST(StatusE2E, ClockOffsetAndBlockedPeersFromEnvAndDebugEndpoints) {
   EXPECT_TRUE(h.reserved_word_violations().empty());
 }
 
+// `zipnet bootstrap` answers /healthz and /status like the roles (operations.md §6), with the
+// fields it has: role, no instance, its identity and its discovery catalog, which grows when a
+// node bootstraps to it.
+TEST(StatusE2E, BootstrapNodeServesStatus) {
+  Harness h(ops::HarnessOptions{"e2e-status-boot", ops::FaultMode::DebugBlock});
+  auto boot = make_ident();
+  h.start_node("boot", role_node("bootstrap", {{"ZIPNET_SECRET", boot.seed_hex}}, boot.peer_hex));
+  ASSERT_TRUE(status_until(h, "boot", [](const json& st) { return st.contains("role"); }, Millis(20000)));
+  auto st = status_of(h, "boot");
+  EXPECT_EQ(st["role"], "bootstrap");
+  EXPECT_TRUE(st["instance"].is_null());
+  EXPECT_EQ(st["peer_id"], boot.peer_hex);
+  EXPECT_TRUE(is_hex(st["network"], 64));
+  EXPECT_TRUE(st["listen"].is_array() && !st["listen"].empty());
+  EXPECT_TRUE(st["version"].is_string());
+  EXPECT_TRUE(st["committee"].is_null());
+  EXPECT_EQ(st["discovery"]["catalog_size"], 1);
+  auto peer = make_ident();
+  h.start_node("s1", role_node("server", [&] {
+                 auto e = server_env(peer, proto::UniqueId::random().hex(), 1);
+                 e["ZIPNET_BOOTSTRAP"] = h.node("boot").bootstrap_arg();
+                 return e;
+               }(),
+                               peer.peer_hex));
+  EXPECT_TRUE(status_until(
+      h, "boot", [](const json& j) { return j["discovery"]["catalog_size"].get<int>() >= 2; }, Millis(20000)))
+      << status_of(h, "boot").dump();
+  EXPECT_TRUE(h.reserved_word_violations().empty());
+}
+
 }  // namespace
 }  // namespace zipnet::e2e

@@ -1,13 +1,10 @@
 // Runbook conformance, "when to escalate" (operations.md §11.7, E1–E4): reserved words,
 // committee-size mismatch in Broadcasts, ClientId conflicts, wrong universe (SDK in-process).
-#include <asio/co_spawn.hpp>
-#include <asio/executor_work_guard.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
 #include <regex>
 #include <thread>
 
 #include "node/sdk/zipnet.h"
+#include "ops/sdk_host.h"
 #include "runbook/runbook.h"
 
 namespace zipnet::runbook {
@@ -174,37 +171,8 @@ TEST(Runbook, E3) {
   expect_post_scenario(d, d.server_names());
 }
 
-/// An io_context on its own thread; run() blocks the test thread on one awaitable.
-class Loop {
- public:
-  Loop() : guard_(asio::make_work_guard(io_)), t_([this] { io_.run(); }) {}
-  ~Loop() {
-    guard_.reset();
-    io_.stop();
-    t_.join();
-  }
-  template <class T>
-  T run(asio::awaitable<T> a) {
-    return asio::co_spawn(io_, std::move(a), asio::use_future).get();
-  }
-
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread t_;
-};
-
-std::shared_ptr<mosaik::Network> sdk_network(const std::string& boot, mosaik::NetworkId universe) {
-  mosaik::NetworkConfig c;
-  c.network_id = universe;
-  c.listen = {"127.0.0.1:0"};
-  c.discovery.mdns = false;
-  c.discovery.bootstrap = {*mosaik::discovery::parse_bootstrap(boot)};
-  c.metrics = std::make_shared<mosaik::Metrics>();
-  auto n = mosaik::Network::start(c);
-  EXPECT_TRUE(n) << n.error().to_string();
-  return n ? *n : nullptr;
-}
+using Loop = ops::AsioLoop;
+using ops::sdk_network;
 
 // E4: a publisher on the wrong universe gets WrongUniverse; the server counts and warns.
 TEST(Runbook, E4) {

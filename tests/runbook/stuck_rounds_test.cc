@@ -8,10 +8,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <asio/co_spawn.hpp>
-#include <asio/executor_work_guard.hpp>
-#include <asio/io_context.hpp>
-#include <asio/use_future.hpp>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -19,6 +15,7 @@
 
 #include "mosaik/base/log.h"
 #include "node/sdk/zipnet.h"
+#include "ops/sdk_host.h"
 #include "runbook/runbook.h"
 
 namespace zipnet::runbook {
@@ -393,40 +390,9 @@ TEST(Runbook, S4) {
 
 // --------------------------------------------------------------------------------------- S5
 
-/// An io_context on its own thread; run() blocks the test thread on one awaitable.
-class Loop {
- public:
-  Loop() : guard_(asio::make_work_guard(io_)), t_([this] { io_.run(); }) {}
-  ~Loop() {
-    guard_.reset();
-    io_.stop();
-    t_.join();
-  }
-  template <class T>
-  T run(asio::awaitable<T> a) {
-    return asio::co_spawn(io_, std::move(a), asio::use_future).get();
-  }
+using Loop = ops::AsioLoop;
 
- private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::thread t_;
-};
-
-std::shared_ptr<mosaik::Network> sdk_network(const std::string& boot) {
-  mosaik::NetworkConfig c;
-  c.network_id = zipnet::UNIVERSE;
-  c.listen = {"127.0.0.1:0"};
-  c.discovery.mdns = false;
-  c.discovery.announce_interval = 2s;
-  auto b = mosaik::discovery::parse_bootstrap(boot);
-  EXPECT_TRUE(b) << boot;
-  if (b) c.discovery.bootstrap = {*b};
-  c.metrics = std::make_shared<mosaik::Metrics>();
-  auto n = mosaik::Network::start(c);
-  EXPECT_TRUE(n) << n.error().to_string();
-  return n ? *n : nullptr;
-}
+std::shared_ptr<mosaik::Network> sdk_network(const std::string& boot) { return ops::sdk_network(boot); }
 
 /// What a publisher sees: bind() then submitter(). Returns "ok", or the error's display string
 /// prefixed with the call that failed.

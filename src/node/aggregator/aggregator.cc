@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -13,12 +14,14 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "core/aggregator.h"
 #include "proto/hex.h"
+#include "proto/xor.h"
 #include "mosaik/network/network.h"
 #include "node/aggregator/budget.h"
 #include "node/common/role.h"
@@ -255,10 +258,15 @@ struct Aggregator::Impl {
   bool budget_checked = false;
   std::optional<SteadyClock::time_point> last_full_warn;
   SteadyClock::time_point last_full_check{};
+  double last_backpressure_s = 0;  // SUBMIT backpressure seconds at the last check
 
   void fold_loop();
   void on_header(HeaderEvent ev);
   void on_envelope(const mosaik::PeerId& from, p::Bytes bytes);
+  /// Envelopes taken from the SUBMIT buffer together: those of the open round are folded in
+  /// one RoundFold::add_batch pass (performance.md P6), the rest go the on_envelope way.
+  void on_envelopes(std::vector<std::pair<mosaik::PeerId, p::Bytes>>& items);
+  std::vector<std::pair<mosaik::PeerId, p::Bytes>> batch;  // reused: no allocation per envelope
   void fold_one(const mosaik::PeerId& from, const p::ClientEnvelopeView& v);
   void drop_held_as_stale();
   void close_fold();
@@ -278,6 +286,8 @@ struct Aggregator::Impl {
   SteadyClock::time_point started = SteadyClock::now();
   std::int64_t started_ms = 0;
   std::optional<SteadyClock::time_point> last_sweep;
+  std::map<mosaik::PeerId, std::string> tickets_refused;  // last logged refusal reason per peer
+  std::map<mosaik::PeerId, std::int64_t> ticket_exp_ms;   // client tickets' earliest expiry
 
   void relay_loop();
   void relay_pass();
@@ -304,7 +314,20 @@ void Aggregator::Impl::fold_loop() {
       auto left = std::chrono::duration_cast<milliseconds>(open->deadline - SteadyClock::now());
       wait = std::clamp(left, milliseconds(0), wait);
     }
-    if (auto item = submit->raw().recv(wait)) on_envelope(item->first, std::move(item->second));
+    if (auto item = submit->raw().recv(wait)) {
+      // Whatever is already queued behind it (up to the XOR fan-in) is folded in the same pass.
+      batch.clear();
+      batch.push_back(std::move(*item));
+      while (batch.size() < p::kXorFanIn)
+        if (auto more = submit->raw().try_recv())
+          batch.push_back(std::move(*more));
+        else
+          break;
+      if (batch.size() == 1)
+        on_envelope(batch[0].first, std::move(batch[0].second));
+      else
+        on_envelopes(batch);
+    }
     if (open && (SteadyClock::now() >= open->deadline || open->fold.complete())) close_fold();
     check_buffer_full();
   }
@@ -411,6 +434,28 @@ void Aggregator::Impl::on_envelope(const mosaik::PeerId& from, p::Bytes bytes) {
   reject(v->round <= current ? "stale_round" : "future_round");
 }
 
+void Aggregator::Impl::on_envelopes(std::vector<std::pair<mosaik::PeerId, p::Bytes>>& items) {
+  using Fold = core::aggregator::RoundFold;
+  std::array<Fold::Arrival, p::kXorFanIn> arrivals{};
+  std::array<tl::expected<void, core::aggregator::Reject>, p::kXorFanIn> results{};
+  std::size_t n = 0;
+  for (auto& [from, bytes] : items) {
+    if (n < arrivals.size() && open) {
+      auto v = p::ClientEnvelopeView::decode(bytes);
+      if (v && v->round == open->fold.round()) {
+        received->Increment();
+        arrivals[n++] = Fold::Arrival{&from, *v};
+        continue;
+      }
+    }
+    on_envelope(from, std::move(bytes));  // not for the open fold: hold, reject or count
+  }
+  if (n == 0) return;
+  open->fold.add_batch(std::span<const Fold::Arrival>(arrivals.data(), n), results);
+  for (std::size_t i = 0; i < n; ++i)
+    if (!results[i]) reject(std::string(core::aggregator::to_string(results[i].error())));
+}
+
 void Aggregator::Impl::close_fold() {
   auto& o = *open;
   const auto r = o.fold.round();
@@ -456,7 +501,12 @@ void Aggregator::Impl::check_buffer_full() {
   if (now - last_full_check < milliseconds(100)) return;
   last_full_check = now;
   auto s = submit->raw().stats();
-  if (s.capacity == 0 || s.buffered < s.capacity) return;
+  // Full now, or full at some point since the last check: a producer link waited for a slot
+  // (backpressure accrued). The fold drains a batch before each check, so under a sustained
+  // overload the buffer is seldom full at the very moment of the check (runbook A2).
+  const bool waited = s.backpressure_seconds > last_backpressure_s;
+  last_backpressure_s = s.backpressure_seconds;
+  if (s.capacity == 0 || (s.buffered < s.capacity && !waited)) return;
   if (last_full_warn && now - *last_full_warn < std::chrono::minutes(1)) return;
   last_full_warn = now;
   MLOG_WARN(kTargetAggregator, "aggregator: consumer buffer full stream=submit capacity={}", s.capacity);
@@ -507,11 +557,30 @@ void Aggregator::Impl::relay_pass() {
   const auto catalog = net->discovery().catalog();
   std::map<mosaik::PeerId, const p::SignedPeerEntry*> by_peer;
   std::map<p::ClientId, std::vector<const p::SignedPeerEntry*>> claims;
+  ticket_exp_ms.clear();
   for (const auto& e : catalog) {
     by_peer[e.entry.peer_id] = &e;
     if (e.entry.peer_id == self) continue;
-    if (auto b = bundle_for(ids, e.entry)) claims[b->client_id].push_back(&e);
+    auto b = bundle_for(ids, e.entry);
+    if (!b) continue;
+    if (!cfg.client_tickets.empty()) {  // TDX gating: only attested clients are relayed (§9.7)
+      auto v = mosaik::validate_tickets(e.entry, cfg.client_tickets, net->clock().now());
+      if (!v) {
+        auto why = v.error().why.reason;
+        if (auto& last = tickets_refused[e.entry.peer_id]; last != why) {
+          last = why;
+          MLOG_INFO(kTargetAggregator, "aggregator: not relaying client={} peer={}: class={} reason={} {}",
+                    short_id(b->client_id), short_id(e.entry.peer_id), mosaik::ticket_class_label(v.error().cls), why,
+                    v.error().why.detail);
+        }
+        continue;  // a registered client whose ticket expired is unregistered below (ticket_expired)
+      }
+      tickets_refused.erase(e.entry.peer_id);
+      ticket_exp_ms[e.entry.peer_id] = v->at ? mosaik::to_unix_ms(*v->at) : INT64_MAX;
+    }
+    claims[b->client_id].push_back(&e);
   }
+  std::erase_if(tickets_refused, [&](const auto& kv) { return !by_peer.count(kv.first); });
   const bool can_send = reg->raw().online();
   std::set<std::tuple<p::ClientId, mosaik::PeerId, mosaik::PeerId>> conflicts_now;
   std::set<Claim> claimed;
@@ -532,7 +601,17 @@ void Aggregator::Impl::relay_pass() {
       unreg_sent.erase(c);
       unreg_logged.erase(c);
       if (rec && rec->peer_id == peer) {  // registered
-        reg_sent.erase(c);
+        auto x = ticket_exp_ms.find(peer);
+        if (x == ticket_exp_ms.end() || x->second <= rec->expires_at_ms) {
+          reg_sent.erase(c);
+          continue;
+        }
+        // A fresher TDX ticket than the record's expiry (the client restarted with a new quote):
+        // re-register so the committee moves expires_at_ms (protocol.md §9.7).
+        if (can_send && due(reg_sent, c, now) && reg->try_send(p::RegistrationMsg{p::RegisterMsg{*e}})) {
+          reg_sent[c] = now;
+          relayed->Increment();
+        }
         continue;
       }
       if (rec) conflict(cid, rec->peer_id, peer, conflicts_now);  // the registry keeps the first PeerId
@@ -653,12 +732,13 @@ mosaik::Result<std::unique_ptr<Aggregator>> Aggregator::start(std::shared_ptr<mo
     return tl::unexpected(mosaik::Error{mosaik::ErrorKind::Config, e.what(), 0, {}, {}});
   }
   const auto ids = I.ids;
-  I.submit.emplace(I.net->streams()
+  auto submit_builder = I.net->streams()
                        .consumer<p::ClientEnvelope>(I.ids.submit)
                        .with_buffer_size(I.cfg.stream_buffer)
                        .with_metrics_label(I.cfg.instance, "submit")
-                       .require([ids](const p::PeerEntry& e) { return find_bundle(ids, e, true).has_value(); })
-                       .build());
+                       .require([ids](const p::PeerEntry& e) { return find_bundle(ids, e, true).has_value(); });
+  for (const auto& v : I.cfg.client_tickets) submit_builder.require_ticket(v);
+  I.submit.emplace(submit_builder.build());
 
   auto fo = I.cfg.follow;
   fo.hosts = I.cfg.committee;

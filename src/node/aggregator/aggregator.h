@@ -21,6 +21,7 @@
 #include "mosaik/base/metrics.h"
 #include "mosaik/base/watch.h"
 #include "mosaik/collections/collections.h"
+#include "mosaik/tickets/tickets.h"
 #include "proto/ids.h"
 #include "proto/wire.h"
 
@@ -43,6 +44,11 @@ struct AggregatorConfig {
   /// seen in the catalog since start is given before it is reported purged.
   std::chrono::milliseconds purge_after{300000};
   mosaik::collections::FollowOptions follow;  // timings; hosts/instance are filled from above
+  /// Tickets required of clients besides the bundle (ZIPNET_TDX≠off: a TdxValidator pinned to
+  /// ZIPNET_TDX_CLIENT_MRTD, protocol.md §9.7, §11): on the SUBMIT stream (a refused producer is
+  /// told `unauthorized (…)`) and before relaying a registration (an expired ticket is
+  /// unregistered as `ticket_expired`). Empty = none.
+  mosaik::Validators client_tickets;
 };
 
 /// The bundle a PeerEntry carries for `ids` (protocol.md §4): a ticket of BUNDLE_TICKET_CLASS

@@ -659,6 +659,15 @@ proto::X25519Public ClientDriver::dh_pub() const { return impl_->current_keys().
 bool ClientDriver::registered() const { return impl_->registered_w.get(); }
 bool ClientDriver::aggregator_subscribed() const { return impl_->subscribed_w.get(); }
 
+std::optional<std::string> ClientDriver::attestation_refusal() const {
+  auto& I = *impl_;
+  std::lock_guard lk(I.status_mu);
+  if (!I.producer) return std::nullopt;
+  auto r = I.producer->raw().last_refusal();
+  if (!r || r->reason.rfind("tdx:", 0) != 0) return std::nullopt;
+  return "refused by " + short_id(r->by) + ": " + r->reason;
+}
+
 bool ClientDriver::wait_registered(std::chrono::milliseconds timeout) const {
   return impl_->registered_w.wait_for([](bool b) { return b; }, timeout);
 }

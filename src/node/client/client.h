@@ -89,6 +89,10 @@ class ClientDriver {
   bool aggregator_subscribed() const;
   bool wait_registered(std::chrono::milliseconds timeout) const;
   bool wait_subscribed(std::chrono::milliseconds timeout) const;
+  /// The aggregator refused our SUBMIT producer for an attestation reason (its close reason
+  /// starts `tdx:`: expired quote, MR_TD mismatch, TCB status, …): `refused by <peer>: <reason>`.
+  /// The SDK turns it into Error::Attestation (operations.md §8). nullopt otherwise.
+  std::optional<std::string> attestation_refusal() const;
   /// Registered and the aggregator subscribed (what the SDK's submitter() waits for).
   bool wait_ready(std::chrono::milliseconds timeout) const;
   /// The collections follower is online.

@@ -9,11 +9,13 @@
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 
+#include "mosaik/tdx/provider.h"
 #include "node/client/client.h"
 #include "node/client/reader.h"
 #include "node/common/role.h"
@@ -55,6 +57,33 @@ auto offload(F f) {
         }).detach();
       },
       asio::use_awaitable);
+}
+
+/// Obtains this node's TDX quote (mock or configfs-tsm) bound to its PeerId and network and
+/// installs it as a ticket in the PeerEntry; the error text otherwise (provider.h).
+std::optional<std::string> install_own_ticket(mosaik::Network& net, const TdxOptions& o) {
+  mosaik::tdx::OwnTicketRequest req;
+  req.peer_id = net.id();
+  req.network_id = net.network_id();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(net.clock().now().time_since_epoch()).count();
+  req.now = now;
+  req.started_at = now;
+  req.ttl = o.quote_ttl;
+  std::optional<mosaik::tdx::MockPck> pck;
+  if (o.mode == TdxOptions::Mode::mock) {
+    if (o.mock_key_pem.empty()) return "mock mode needs TdxOptions::mock_key_pem (the mock PCK key and chain)";
+    auto loaded = mosaik::tdx::MockPck::from_pem(o.mock_key_pem);
+    if (!loaded) return "mock key: " + loaded.error();
+    pck = std::move(*loaded);
+    req.mock = &*pck;
+    std::copy(o.mock_mrtd.begin(), o.mock_mrtd.end(), req.mock_measurements.mr_td.begin());
+  } else if (!o.tsm_root.empty()) {
+    req.tsm_root = o.tsm_root;
+  }
+  auto own = mosaik::tdx::issue_own_ticket(req);
+  if (!own) return own.error();
+  net.discovery().update_local([&](proto::PeerEntry& e) { e.add_ticket(own->ticket); });
+  return std::nullopt;
 }
 
 }  // namespace
@@ -112,6 +141,13 @@ asio::awaitable<Result<Zipnet>> Zipnet::bind(std::shared_ptr<mosaik::Network> ne
   impl->instance = instance_name;
   impl->ids = proto::InstanceIds::from_name(instance_name);
   impl->opts = options;
+  if (options.tdx.mode != TdxOptions::Mode::off) {
+    if (auto err = install_own_ticket(*impl->net, options.tdx)) {
+      mosaik::log::write("mosaik::tdx", mosaik::log::Level::Error,
+                         "TDX quote generation failed: " + *err + " — check the attestation service");
+      co_return tl::unexpected(Error{ErrorKind::Attestation, {}, {}, "TDX quote generation failed: " + *err});
+    }
+  }
   if (options.committee.empty())
     mosaik::log::write(node::kTargetSdk, mosaik::log::Level::Warn,
                        "committee not pinned: trusting any host of instance=" + instance_name +
@@ -158,7 +194,10 @@ asio::awaitable<Result<Submitter>> Zipnet::submitter() {
     while (std::chrono::steady_clock::now() < deadline) {
       if (s->driver->wait_ready(100ms)) return Submitter(s);
       if (auto wu = impl->wrong_universe()) return tl::unexpected(*wu);
+      if (auto why = s->driver->attestation_refusal())
+        return tl::unexpected(Error{ErrorKind::Attestation, {}, {}, *why});
     }
+    if (auto why = s->driver->attestation_refusal()) return tl::unexpected(Error{ErrorKind::Attestation, {}, {}, *why});
     return tl::unexpected(timeout());
   };
   auto r = co_await offload<Result<Submitter>>(std::move(work));

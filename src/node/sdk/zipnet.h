@@ -12,6 +12,8 @@
 #pragma once
 
 #include <asio/awaitable.hpp>
+
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -41,10 +43,25 @@ struct Error {
 template <class T>
 using Result = tl::expected<T, Error>;
 
+/// This publisher's own TDX ticket (substrate.md §9.1), for committees that require attested
+/// clients (ZIPNET_TDX_CLIENT_MRTD on the aggregator and servers). The SDK reads no env vars:
+/// the program passes what `zipnet client` takes from ZIPNET_TDX*.
+struct TdxOptions {
+  enum class Mode { off, on, mock };
+  Mode mode = Mode::off;  // on: a real quote through configfs-tsm; mock: tests only
+  std::chrono::seconds quote_ttl{std::chrono::hours(24)};  // the ticket's expiration
+  std::string mock_key_pem;               // mock: the ZIPNET_TDX_MOCK_KEY content (key + chain)
+  std::array<std::uint8_t, 48> mock_mrtd{};  // mock: the MR_TD the quote reports
+  std::string tsm_root;                   // on: configfs-tsm report dir ("" = the kernel's)
+};
+
 struct BindOptions {
   std::chrono::milliseconds connect_timeout{30'000};  // registration + aggregator reachable
   bool cover_traffic = false;                          // send pure-pad envelopes when idle
   std::vector<mosaik::PeerId> committee;               // committee pin; empty = unpinned (WARN)
+  /// Off: no ticket. Otherwise bind() obtains a quote first (failure ⇒ Error::Attestation), and
+  /// submitter() reports an aggregator's attestation refusal as Error::Attestation.
+  TdxOptions tdx;
 };
 
 struct Message {

@@ -623,14 +623,21 @@ struct CommitteeServer::Impl : std::enable_shared_from_this<CommitteeServer::Imp
     if (p::client_id_for(ids, b.dh_pub) != b.client_id) return reject_registration(peer, "client_id_mismatch");
     if (auto k = p::x25519_check_public(b.dh_pub); !k) return reject_registration(peer, std::string(p::to_string(k.error())));
     auto now = net->clock().now_ms();
-    const auto& dc = net->discovery();
-    (void)dc;
     if (e.update_ms < now - 300'000 || e.update_ms > now + 10'000) return reject_registration(peer, "stale");
-    // Already registered with this peer: nothing to propose (the aggregator re-sends).
+    std::int64_t expires_at_ms = INT64_MAX;
+    if (!cfg.client_tickets.empty()) {
+      auto v = mosaik::validate_tickets(e, cfg.client_tickets, net->clock().now());
+      if (!v) return reject_registration(peer, "tdx_" + v.error().why.reason);
+      if (v->at) expires_at_ms = mosaik::to_unix_ms(*v->at);
+    }
+    // Already registered with this peer and no later expiry: nothing to propose (the
+    // aggregator re-sends; a fresher ticket moves expires_at_ms, protocol.md §9.5 row 4).
     auto s = sm->current();
-    if (auto it = s->client_registry->find(b.client_id); it != s->client_registry->end() && it->second.peer_id == e.peer_id)
+    if (auto it = s->client_registry->find(b.client_id); it != s->client_registry->end() &&
+                                                          it->second.peer_id == e.peer_id &&
+                                                          it->second.expires_at_ms >= expires_at_ms)
       return;
-    propose(p::RegisterClientCmd{r.entry, INT64_MAX}, "RegisterClient");
+    propose(p::RegisterClientCmd{r.entry, expires_at_ms}, "RegisterClient");
   }
 
   void on_unregister(const p::UnregisterMsg& u) {

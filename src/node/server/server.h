@@ -42,6 +42,11 @@ struct ServerConfig {
   /// Tickets required of fellow committee members on every bond (ZIPNET_TDX≠off: a
   /// TdxValidator pinned to ZIPNET_TDX_MRTD). Empty = none.
   mosaik::Validators member_tickets;
+  /// Tickets required of clients at registration ingress (ZIPNET_TDX≠off: a TdxValidator
+  /// pinned to ZIPNET_TDX_CLIENT_MRTD, protocol.md §9.6): a refusal is counted as
+  /// zipnet_registrations_rejected_total{reason="tdx_<reason>"}; an accepted client's
+  /// expires_at_ms is the earliest ticket expiration. Empty = none (expires_at_ms = i64 max).
+  mosaik::Validators client_tickets;
 };
 
 /// `committee group=… signature=… params=…` inputs: the GroupId of a configuration.
