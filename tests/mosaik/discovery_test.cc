@@ -101,3 +101,33 @@ TEST(MosaikDiscovery, PingMeasuresClockOffsetBothWays) {
   EXPECT_TRUE(near(offset(*a, *b), 3.0)) << offset(*a, *b).value_or(-99);
   EXPECT_TRUE(near(offset(*b, *a), -3.0)) << offset(*b, *a).value_or(-99);
 }
+
+// Leaf mode (discovery::Config::leaf, the harness fleet): a leaf keeps only its own entry and
+// what it is given with ingest(), answers a Sync with its own entry, and never dials anyone it
+// hears of; a full node's ingest(…, relay = true) announces a leaf's entry to its neighbours.
+TEST(MosaikDiscovery, LeafKeepsOnlyItsOwnEntryAndRelayedIngestPublishesIt) {
+  auto a = start(loopback_config());
+  ASSERT_TRUE(a);
+  auto cb = loopback_config();
+  cb.discovery.bootstrap = {boot_of(*a)};
+  auto b = start(cb);  // a full neighbour of a
+  ASSERT_TRUE(b);
+  ASSERT_TRUE(a->discovery().catalog_size_watch().wait_for([](std::size_t s) { return s == 2; }, 5s));
+  auto cl = loopback_config();
+  cl.discovery.leaf = true;
+  auto leaf = start(cl);
+  ASSERT_TRUE(leaf);
+  // The hub (a) publishes the leaf's entry: b learns it through a's relay.
+  EXPECT_EQ(a->discovery().ingest(leaf->discovery().local_entry(), false, true).kind, discovery::UpsertKind::Inserted);
+  EXPECT_TRUE(b->discovery().catalog_size_watch().wait_for([](std::size_t s) { return s == 3; }, 5s));
+  EXPECT_TRUE(b->discovery().get(leaf->id()).has_value());
+  // Full nodes that dial the leaf (b: the relayed entry, then a bootstrap) get its entry
+  // back; the leaf stores none of the entries it is sent and warns about no bootstrap.
+  b->discovery().add_bootstrap(boot_of(*leaf));
+  EXPECT_TRUE(leaf->discovery().catalog_size_watch().wait_for([](std::size_t s) { return s > 1; }, 1s) == false);
+  EXPECT_EQ(leaf->discovery().catalog_size(), 1u);
+  EXPECT_EQ(leaf->metrics().value("mosaik_discovery_bootstrap_failures_total").value_or(0), 0);
+  // Given an entry through ingest, the leaf keeps it (what lets it admit a SUBMIT consumer).
+  EXPECT_EQ(leaf->discovery().ingest(a->discovery().local_entry(), false).kind, discovery::UpsertKind::Inserted);
+  EXPECT_EQ(leaf->discovery().catalog_size(), 2u);
+}

@@ -178,6 +178,19 @@ TEST(Runbook, Q2) {
   // followers ~1 s after the last member joined left the leader silent (no step-down, no
   // `committee quorum lost` for 20 s; reported, not reproduced in 4 further runs).
   EXPECT_TRUE(ops::eventually([&] { return d.finalized_rounds("s1").size() >= 3; }, Millis(20000)));
+  // And all three are voters on every server: a member still being promoted does not count
+  // towards the quorum, so killing it and one voter would leave a 1-of-1 leader that never
+  // steps down (a plausible cause of the silent leader above).
+  ASSERT_TRUE(ops::eventually(
+      [&] {
+        for (const auto& s : servers) {
+          auto st = h.status(s);
+          if (!st || !(*st)["raft"].is_object() || (*st)["raft"]["voters"] != 3) return false;
+        }
+        return true;
+      },
+      Millis(20000), Millis(250)))
+      << "voters: " << h.status("s1").value_or(nlohmann::json()).dump() << tails(h, servers);
 
   // Kill 2 of 3 and lose their data dirs; replacements are join-only and bootstrap to s1.
   h.kill("s2", SIGKILL);

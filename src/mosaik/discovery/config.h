@@ -43,6 +43,13 @@ struct Config {
   milliseconds ping_timeout{5000};        // no Pong by then: the link is dead
   std::vector<BootstrapPeer> bootstrap;
   bool mdns = true;
+  /// Leaf mode, for many simulated nodes in one process (the harness fleet, operations.md
+  /// §12): the catalog holds the local entry and whatever Discovery::ingest() is given, nothing
+  /// else. A Sync is answered with the local entry only; Sync/Announce/Depart payloads and Pong
+  /// entries from peers are ignored (never decoded, verified, stored or relayed); no peer heard
+  /// of is dialled and the routing-table warning is off. Links that full peers open to a leaf
+  /// stay up (Pings answered). Without it N in-process nodes cost O(N²) signature checks.
+  bool leaf = false;
   std::uint16_t mdns_port = 5353;
 };
 

@@ -63,6 +63,18 @@ void Discovery::Impl::send_all(FrameType type, const Bytes& payload, const Link*
     if (l.get() != except) l->send(frame);
 }
 
+discovery::SyncMsg Discovery::Impl::sync_message(bool want_reply) {
+  discovery::SyncMsg m;
+  m.want_reply = want_reply;
+  std::lock_guard lk(mu);
+  if (cfg.leaf) {
+    m.entries.push_back(local);
+  } else {
+    for (const auto& [id, e] : catalog.entries()) m.entries.push_back(e);
+  }
+  return m;
+}
+
 void Discovery::Impl::publish_local() {
   std::int64_t now = core.clock->now_ms();
   {
@@ -138,14 +150,8 @@ void Discovery::Impl::run_link(std::shared_ptr<Link> link) {
 asio::awaitable<void> Discovery::Impl::link_loop(std::shared_ptr<Link> link) {
   links.push_back(link);
   refresh_gauges();
-  auto sync_frame = [&](bool want_reply) {
-    discovery::SyncMsg m;
-    m.want_reply = want_reply;
-    std::lock_guard lk(mu);
-    for (const auto& [id, e] : catalog.entries()) m.entries.push_back(e);
-    return m.encode();
-  };
-  if (link->outbound) link->send(FrameType::Sync, sync_frame(true));
+  auto sync_frame = [&](bool want_reply) { return sync_message(want_reply).encode(); };
+  if (link->outbound) link->send(FrameType::Sync, sync_frame(!cfg.leaf));
   asio::co_spawn(core.io, ping_loop(link), asio::detached);
   while (!stopped) {
     auto f = co_await link->read_frame();
@@ -155,6 +161,11 @@ asio::awaitable<void> Discovery::Impl::link_loop(std::shared_ptr<Link> link) {
       break;
     }
     auto type = static_cast<FrameType>(f->type);
+    if (cfg.leaf && type != FrameType::Ping && type != FrameType::Pong) {
+      // Leaf mode: peers' entries are not ours to keep; a Sync gets our own entry back.
+      if (type == FrameType::Sync) link->send(FrameType::Sync, sync_frame(false));
+      continue;
+    }
     if (type == FrameType::Sync) {
       auto m = discovery::SyncMsg::decode(f->payload);
       if (!m) {
@@ -215,6 +226,7 @@ asio::awaitable<void> Discovery::Impl::link_loop(std::shared_ptr<Link> link) {
       if (!p) continue;
       on_pong(*link, p->nonce, p->wall_ms);
       // The Pong carries the sender's fresh entry (liveness + catalog refresh).
+      if (cfg.leaf) continue;
       if (auto e = SignedPeerEntry::decode(p->entry); e && e->entry.peer_id == link->remote)
         merge(*e, false, link.get());
     } else {
@@ -389,16 +401,10 @@ void Discovery::Impl::arm_announce() {
   announce_timer->async_wait([this](std::error_code ec) {
     if (ec || stopped) return;
     publish_local();
-    if (!links.empty()) {
-      // Anti-entropy: a full Sync with one random neighbour.
+    if (!links.empty() && !cfg.leaf) {
+      // Anti-entropy: a full Sync with one random neighbour (a leaf's Announce is enough).
       auto& l = links[core.rng() % links.size()];
-      discovery::SyncMsg m;
-      m.want_reply = true;
-      {
-        std::lock_guard lk(mu);
-        for (const auto& [id, e] : catalog.entries()) m.entries.push_back(e);
-      }
-      l->send(FrameType::Sync, m.encode());
+      l->send(FrameType::Sync, sync_message(true).encode());
     }
     arm_announce();
   });
@@ -463,7 +469,7 @@ void Discovery::Impl::start() {
   for (const auto& b : cfg.bootstrap) asio::co_spawn(core.io, bootstrap_loop(b), asio::detached);
   arm_announce();
   arm_purge();
-  arm_warn(cfg.bootstrap_timeout);
+  if (!cfg.leaf) arm_warn(cfg.bootstrap_timeout);
   if (cfg.mdns) mdns = discovery::mdns::start(*this);
 }
 
@@ -537,9 +543,9 @@ void Discovery::add_bootstrap(const discovery::BootstrapPeer& peer) {
   asio::post(w->core.io, [w, peer] { asio::co_spawn(w->core.io, w->bootstrap_loop(peer), asio::detached); });
 }
 
-discovery::UpsertResult Discovery::ingest(const SignedPeerEntry& e, bool live) {
+discovery::UpsertResult Discovery::ingest(const SignedPeerEntry& e, bool live, bool relay) {
   auto* w = impl_;
-  return w->core.run_sync([w, &e, live] {
+  return w->core.run_sync([w, &e, live, relay] {
     discovery::UpsertResult r;
     {
       std::lock_guard lk(w->mu);
@@ -550,8 +556,10 @@ discovery::UpsertResult Discovery::ingest(const SignedPeerEntry& e, bool live) {
       return r;
     }
     if (r.kind != discovery::UpsertKind::Unchanged) {
-      // Re-run through merge for events/relay (the upsert above already stored it).
+      // Events (and, when asked, the relay) of merge(); the upsert above already stored it.
       w->refresh_gauges();
+      if (relay && std::llabs(e.entry.update_ms - w->core.clock->now_ms()) <= w->cfg.max_time_drift.count())
+        w->send_all(FrameType::Announce, discovery::AnnounceMsg::encode(e));
       w->notify(e.entry.peer_id, r.kind == discovery::UpsertKind::Inserted ? PeerEvent::Discovered : PeerEvent::Updated);
     }
     return r;

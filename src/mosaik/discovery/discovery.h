@@ -33,7 +33,10 @@ class Discovery {
   /// Dials a peer (any bootstrap form) and syncs catalogs; retried like a bootstrap peer.
   void add_bootstrap(const discovery::BootstrapPeer& peer);
   /// Feeds an entry through the same checks as one received from the network (tests, relays).
-  discovery::UpsertResult ingest(const zipnet::proto::SignedPeerEntry& e, bool live);
+  /// `relay`: a new or newer entry is also announced to every neighbour, as a received one
+  /// would be (the harness fleet publishes its in-process leaves' entries this way); the
+  /// peer is never dialled.
+  discovery::UpsertResult ingest(const zipnet::proto::SignedPeerEntry& e, bool live, bool relay = false);
   /// Number of open discovery links.
   std::size_t neighbors() const;
 

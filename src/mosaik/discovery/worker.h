@@ -4,6 +4,7 @@
 // additionally mutex-guarded for reads from other threads.
 #pragma once
 
+#include "mosaik/discovery/messages.h"
 #include "mosaik/network/core.h"
 
 namespace mosaik {
@@ -49,6 +50,8 @@ struct Discovery::Impl {
   // network thread
   void start();
   void publish_local();
+  /// Sync payload: the whole catalog, or only the local entry in leaf mode.
+  discovery::SyncMsg sync_message(bool want_reply);
   /// The wall clock was changed on purpose (Network::set_clock_offset): re-stamps and
   /// announces the local entry now. When it went back, the version restarts at `now` as in
   /// the clock-stepped-back rule of substrate.md §5.1, but never at or below a version already
