@@ -3,6 +3,8 @@
 #include "process_metrics.h"
 
 #include "mosaik/base/metrics_internal.h"
+#include "mosaik/base/log.h"
+#include "mosaik/tdx/collateral_watch.h"
 #include "mosaik/tdx/provider.h"
 #include "mosaik/tdx/rfc3339.h"
 
@@ -169,6 +171,7 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
   // Network's clock (before its first PeerEntry is stamped) and to its blocked-peer list.
   std::optional<std::chrono::milliseconds> clock_offset;
   std::optional<std::vector<std::string>> blocked;
+  std::chrono::milliseconds collateral_check = std::chrono::seconds(60);  // operations.md §3.1
   if (fault_injection_compiled_in()) {
     if (auto v = env("ZIPNET_DEBUG_CLOCK_OFFSET")) {
       auto d = parse_signed_duration(*v);
@@ -179,6 +182,12 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
       auto b = parse_peer_prefixes(*v);
       if (!b) return tl::unexpected(config_fail({"ZIPNET_DEBUG_BLOCK_PEERS", b.error()}));
       blocked = *b;
+    }
+    if (auto v = env("ZIPNET_DEBUG_TDX_COLLATERAL_CHECK")) {
+      auto d = parse_duration(*v);
+      if (!d || d->count() <= 0)
+        return tl::unexpected(config_fail({"ZIPNET_DEBUG_TDX_COLLATERAL_CHECK", d ? "must be positive" : d.error()}));
+      collateral_check = *d;
     }
   }
   auto instance = loader.raw("ZIPNET_INSTANCE");
@@ -254,6 +263,10 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
   }
 
   p->process_metrics_ = std::make_unique<ProcessMetrics>(p->metrics_, setup.role, *instance);
+  if (p->tdx_.enabled() && !p->start_tdx_collateral(collateral_check)) {
+    p->net_->shutdown();
+    return tl::unexpected(kExitConfig);
+  }
   if (p->tdx_.enabled() && !p->issue_own_tdx_ticket()) {
     p->net_->shutdown();
     return tl::unexpected(1);
@@ -292,6 +305,7 @@ tl::expected<std::unique_ptr<RoleProcess>, int> RoleProcess::start(const ConfigL
 }
 
 RoleProcess::~RoleProcess() {
+  if (tdx_.collateral_watch) tdx_.collateral_watch->stop();
   {
     std::lock_guard lk(stop_mu_);
     expiry_stop_ = true;
@@ -302,6 +316,39 @@ RoleProcess::~RoleProcess() {
   if (net_) net_->shutdown();
 }
 
+namespace {
+void tdx_log(mosaik::log::Level level, const std::string& msg) { mosaik::log::write("mosaik::tdx", level, msg); }
+}  // namespace
+
+bool RoleProcess::start_tdx_collateral(std::chrono::milliseconds check_interval) {
+  if (tdx_.collateral.empty()) {
+    tdx_log(mosaik::log::Level::Warn, "TDX collateral not configured: TCB status and CRLs are not checked");
+    return true;
+  }
+  auto& gauge = metrics_->impl().gauge("mosaik_tdx_collateral_next_update_timestamp_seconds", {{"instance", instance_}});
+  mosaik::tdx::CollateralWatchOptions o;
+  o.path = tdx_.collateral;
+  o.check_interval = check_interval;
+  std::weak_ptr<mosaik::Network> net = net_;  // the node's clock, debug offset included
+  o.now = [net] {
+    auto n = net.lock();
+    return mosaik::tdx::unix_seconds(n ? n->clock().now() : mosaik::SysTime::clock::now());
+  };
+  o.on_next_update = [&gauge](std::int64_t t) { gauge.Set(static_cast<double>(t)); };
+  auto w = mosaik::tdx::CollateralWatch::start(std::move(o));
+  if (!w) {
+    config_fail({"ZIPNET_TDX_COLLATERAL", tdx_.collateral + ": " + w.error()});
+    return false;
+  }
+  tdx_.collateral_watch = std::move(*w);  // it logged `TDX collateral loaded: …`
+  return true;
+}
+
+std::optional<std::int64_t> RoleProcess::collateral_next_update() const {
+  if (!tdx_.collateral_watch) return std::nullopt;
+  return tdx_.collateral_watch->next_update().next_update;
+}
+
 // substrate.md §9.1: the node's own ticket, issued once at startup (a restart fetches a fresh
 // quote, runbook T1) and attached to its PeerEntry; peers that require TDX validate it.
 bool RoleProcess::issue_own_tdx_ticket() {
@@ -309,7 +356,6 @@ bool RoleProcess::issue_own_tdx_ticket() {
   auto& mi = metrics_->impl();
   std::map<std::string, std::string> labels{{"instance", instance_}};
   mi.gauge("mosaik_tdx_available", labels).Set(tdx_.mode == TdxSettings::Mode::On ? 1 : 0);
-  if (tdx_.collateral.empty()) log_warn("TDX collateral not configured: TCB status and CRLs are not checked");
   mosaik::tdx::OwnTicketRequest req;
   req.peer_id = n.id();
   req.network_id = n.network_id();
@@ -320,7 +366,7 @@ bool RoleProcess::issue_own_tdx_ticket() {
   std::optional<mosaik::tdx::MockPck> pck;
   if (tdx_.mode == TdxSettings::Mode::Mock) {
     if (tdx_.mock_key_path.empty()) {
-      log_error("TDX quote generation failed: ZIPNET_TDX=mock needs ZIPNET_TDX_MOCK_KEY (the mock PCK key and chain)"
+      tdx_log(mosaik::log::Level::Error, "TDX quote generation failed: ZIPNET_TDX=mock needs ZIPNET_TDX_MOCK_KEY (the mock PCK key and chain)"
                 " — check the attestation service");
       return false;
     }
@@ -329,7 +375,7 @@ bool RoleProcess::issue_own_tdx_ticket() {
     auto loaded = f ? mosaik::tdx::MockPck::from_pem(pem)
                     : tl::expected<mosaik::tdx::MockPck, std::string>(tl::unexpect, "cannot read the file");
     if (!loaded) {
-      log_error("TDX quote generation failed: ZIPNET_TDX_MOCK_KEY " + tdx_.mock_key_path + ": " + loaded.error());
+      tdx_log(mosaik::log::Level::Error, "TDX quote generation failed: ZIPNET_TDX_MOCK_KEY " + tdx_.mock_key_path + ": " + loaded.error());
       return false;
     }
     pck = std::move(*loaded);
@@ -338,7 +384,7 @@ bool RoleProcess::issue_own_tdx_ticket() {
   }
   auto own = mosaik::tdx::issue_own_ticket(req);
   if (!own) {
-    log_error("TDX quote generation failed: " + own.error() + " — check the attestation service");
+    tdx_log(mosaik::log::Level::Error, "TDX quote generation failed: " + own.error() + " — check the attestation service");
     return false;
   }
   n.discovery().update_local([&](zipnet::proto::PeerEntry& e) { e.add_ticket(own->ticket); });
@@ -352,7 +398,7 @@ bool RoleProcess::issue_own_tdx_ticket() {
     std::unique_lock lk(stop_mu_);
     if (expiry_cv_.wait_for(lk, std::chrono::seconds(wait_s), [this] { return expiry_stop_; })) return;
     lk.unlock();
-    log_warn("own TDX quote expired at " + exp_text + "; peers that require TDX now reject this node — restart it "
+    tdx_log(mosaik::log::Level::Warn, "own TDX quote expired at " + exp_text + "; peers that require TDX now reject this node — restart it "
              "to fetch a fresh quote");
   });
   return true;
@@ -393,10 +439,12 @@ std::string RoleProcess::status_json() const {
                     {"bootstrapped", n.discovery().bootstrapped().get()}};
   for (const char* key : {"lineage", "version", "committee", "live_round"})
     if (!j.contains(key)) j[key] = nullptr;
-  // TDX: the own ticket (when enabled); collateral next_update is not tracked yet.
+  // TDX: the own ticket and the collateral's refresh deadline (when configured).
+  auto coll = collateral_next_update();
   j["tdx"] = {{"mode", std::string(TdxSettings::mode_name(tdx_.mode))},
               {"quote_expires_at_ms", own_quote_exp_ ? nlohmann::json(*own_quote_exp_ * 1000) : nlohmann::json()},
-              {"collateral_next_update_ms", nullptr}};
+              {"collateral", tdx_.collateral.empty() ? nlohmann::json() : nlohmann::json(tdx_.collateral)},
+              {"collateral_next_update_ms", coll ? nlohmann::json(*coll * 1000) : nlohmann::json()}};
   if (fault_injection_compiled_in())
     j["fault_injection"] = {{"clock_offset_ms", n.clock().offset().count()}, {"blocked_peers", n.blocked_peers()}};
   else

@@ -68,6 +68,8 @@ class RoleProcess {
   const TdxSettings& tdx() const { return tdx_; }
   /// Expiration (Unix seconds) of this node's own TDX ticket; nullopt when TDX is off.
   std::optional<std::int64_t> own_quote_expiration() const { return own_quote_exp_; }
+  /// Earliest nextUpdate (Unix seconds) of the collateral in force; nullopt without collateral.
+  std::optional<std::int64_t> collateral_next_update() const;
 
  private:
   RoleProcess() = default;
@@ -91,6 +93,9 @@ class RoleProcess {
   std::condition_variable expiry_cv_;
   bool expiry_stop_ = false;
   bool issue_own_tdx_ticket();
+  /// ZIPNET_TDX_COLLATERAL: the first load (false: logged configuration error), the gauge and
+  /// the re-read every 60 s (ZIPNET_DEBUG_TDX_COLLATERAL_CHECK in fault-injection builds).
+  bool start_tdx_collateral(std::chrono::milliseconds check_interval);
 };
 
 /// Blocks SIGINT/SIGTERM in the calling thread before any other thread starts (every thread
@@ -106,9 +111,12 @@ int config_fail(const ConfigError& e);
 
 /// The fault-injection variables of operations.md §3.5 that a build without
 /// ZIPNET_FAULT_INJECTION refuses (`<VAR>: fault injection is not compiled in`, exit 2).
+/// ZIPNET_DEBUG_TDX_COLLATERAL_CHECK (not in §3.5; docs/tdx.md) shortens the 60 s collateral
+/// re-read check so tests can exercise it.
 inline constexpr const char* kFaultInjectionVars[] = {"ZIPNET_DEBUG_CLOCK_OFFSET", "ZIPNET_DEBUG_BLOCK_PEERS",
                                                       "ZIPNET_DEBUG_SKIP_SERVER_BUNDLE",
-                                                      "ZIPNET_DEBUG_CLIENT_DH_SECRET", "ZIPNET_DEBUG_LOG_LINE"};
+                                                      "ZIPNET_DEBUG_CLIENT_DH_SECRET", "ZIPNET_DEBUG_LOG_LINE",
+                                                      "ZIPNET_DEBUG_TDX_COLLATERAL_CHECK"};
 /// Whether this binary was built with ZIPNET_FAULT_INJECTION.
 bool fault_injection_compiled_in();
 /// Without fault injection: the error for the first §3.5 variable set in `env`; else nullopt.

@@ -13,6 +13,7 @@
 #include "mosaik/tdx/rfc3339.h"
 #include "mosaik/tdx/verify.h"
 #include "proto/hex.h"
+#include "tdx_options.h"
 
 namespace zipnet::apps {
 
@@ -32,59 +33,13 @@ std::optional<std::string> read_file(const std::string& path) {
   return data;
 }
 
-/// operations.md §2 durations: `<n>ms|s|m|h`, a bare number is seconds. Whole seconds result
-/// (milliseconds round down: validity instants are whole seconds).
-std::optional<std::int64_t> parse_duration_seconds(std::string_view s) {
-  std::size_t i = 0;
-  std::int64_t n = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-    if (n > (std::numeric_limits<std::int64_t>::max() - 9) / 10) return std::nullopt;
-    n = n * 10 + (s[i] - '0');
-    ++i;
-  }
-  if (i == 0) return std::nullopt;
-  std::string_view unit = s.substr(i);
-  std::int64_t mul = 0;
-  if (unit.empty() || unit == "s") {
-    mul = 1;
-  } else if (unit == "ms") {
-    return n / 1000;
-  } else if (unit == "m") {
-    mul = 60;
-  } else if (unit == "h") {
-    mul = 3600;
-  } else {
-    return std::nullopt;
-  }
-  if (n > std::numeric_limits<std::int64_t>::max() / mul) return std::nullopt;
-  return n * mul;
-}
-
-struct ConfigError {
-  std::string line;
-};
-
-std::optional<ConfigError> policy_from_env(const EnvLookup& env, tdx::Policy& policy) {
-  if (auto path = env("ZIPNET_TDX_ROOT_CA")) {
-    auto pem = read_file(*path);
-    if (!pem) return ConfigError{"ZIPNET_TDX_ROOT_CA: cannot read '" + *path + "'"};
-    if (!tdx::is_certificate_pem(*pem))
-      return ConfigError{"ZIPNET_TDX_ROOT_CA: '" + *path + "' holds no valid PEM certificate"};
-    policy.root_ca_pem = std::move(*pem);
-  }
-  if (auto v = env("ZIPNET_TDX_TCB_POLICY")) {
-    auto statuses = tdx::parse_tcb_policy(*v);
-    if (!statuses) return ConfigError{"ZIPNET_TDX_TCB_POLICY: " + statuses.error()};
-    policy.accepted_tcb = std::move(*statuses);
-  }
-  if (auto v = env("ZIPNET_TDX_CLOCK_SKEW")) {
-    auto secs = parse_duration_seconds(*v);
-    if (!secs)
-      return ConfigError{"ZIPNET_TDX_CLOCK_SKEW: invalid duration '" + *v +
-                         "' (want <n>ms, <n>s, <n>m or <n>h)"};
-    policy.clock_skew_seconds = *secs;
-  }
-  return std::nullopt;
+/// The verifier policy from ZIPNET_TDX_ROOT_CA / _TCB_POLICY / _CLOCK_SKEW through the nodes'
+/// own loader (apps/tdx_options.h, load_tdx_policy), so `zipnet tdx verify` judges a quote under
+/// exactly the policy a node with the same environment applies. Error: `<VAR>: <detail>`.
+std::optional<std::string> policy_from_env(const EnvLookup& env, tdx::Policy& policy) {
+  auto e = load_tdx_policy([&](const std::string& k) { return env(k.c_str()); }, policy);
+  if (!e) return std::nullopt;
+  return e->var + ": " + e->detail;
 }
 
 void print_measurements(const tdx::Verdict& v, std::ostream& out) {
@@ -113,7 +68,7 @@ int run_tdx_verify(const TdxVerifyOptions& opts, const EnvLookup& env, std::ostr
                    std::ostream& err) {
   tdx::Policy policy;
   if (auto e = policy_from_env(env, policy)) {
-    err << "configuration error: " << e->line << '\n';
+    err << "configuration error: " << *e << '\n';
     return kExitUsage;
   }
   if (opts.quote_file.empty()) {

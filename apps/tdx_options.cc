@@ -68,10 +68,26 @@ std::optional<ConfigError> load_tdx_policy(const std::function<std::optional<std
 
 Conf<std::shared_ptr<const mosaik::TicketValidator>> make_tdx_validator(const TdxSettings& s,
                                                                         const mosaik::tdx::Measurements& pins,
-                                                                        const std::shared_ptr<mosaik::Network>&) {
+                                                                        const std::shared_ptr<mosaik::Network>& net) {
   mosaik::tdx::TdxValidatorConfig c;
   c.policy = s.policy;
   c.pins = pins;
+  if (net) {
+    // Discovery's measurement of the peer's clock (remote minus local), read from its gauge:
+    // only on a refusal for expiry, so the registry walk costs nothing in the common case.
+    std::weak_ptr<mosaik::Network> weak = net;
+    c.peer_clock_offset = [weak](const mosaik::PeerId& peer) -> std::optional<double> {
+      auto n = weak.lock();
+      if (!n) return std::nullopt;
+      return n->metrics().value("mosaik_discovery_peer_clock_offset_seconds",
+                                {{"network", n->network_id().short_hex()}, {"peer", peer.short_hex()}});
+    };
+  }
+  if (s.collateral_watch) {
+    auto v = std::make_shared<mosaik::tdx::TdxValidator>(std::move(c));
+    s.collateral_watch->attach(v);
+    return std::shared_ptr<const mosaik::TicketValidator>(std::move(v));
+  }
   std::shared_ptr<const mosaik::tdx::Collateral> collateral;
   if (!s.collateral.empty()) {
     auto loaded = mosaik::tdx::load_collateral(s.collateral);

@@ -20,8 +20,9 @@
 #include <vector>
 
 #include "config.h"
-#include "mosaik/tdx/ticket.h"
 #include "mosaik/network/network.h"
+#include "mosaik/tdx/collateral_watch.h"
+#include "mosaik/tdx/ticket.h"
 #include "mosaik/tdx/verify.h"
 
 namespace zipnet::apps {
@@ -34,6 +35,9 @@ struct TdxSettings {
   mosaik::tdx::Measurements clients;    // ZIPNET_TDX_CLIENT_MRTD (+ the same RTMR pins)
   std::chrono::seconds quote_ttl{std::chrono::hours(24)};
   std::string collateral;     // path; "" = not configured
+  /// The running node's collateral (RoleProcess starts it when `collateral` is set): validators
+  /// made by make_tdx_validator share it and follow its re-reads (operations.md §10.14).
+  std::shared_ptr<mosaik::tdx::CollateralWatch> collateral_watch;
   std::string mock_key_path;  // ZIPNET_TDX_MOCK_KEY ("" = unset)
   zipnet::proto::ByteArray<48> mock_mrtd{};
   bool enabled() const { return mode != Mode::Off; }
@@ -46,9 +50,11 @@ void add_tdx_options(ConfigLoader& l);
 /// Parses and validates them. `server`: ZIPNET_TDX_MRTD is required when TDX is not off.
 Conf<TdxSettings> load_tdx(const ConfigLoader& l, bool server);
 
-/// A TdxValidator for `pins` under the settings' policy, with the collateral loaded when
+/// A TdxValidator for `pins` under the settings' policy. Collateral: the settings'
+/// collateral_watch when set (the validator follows its re-reads), else loaded once when
 /// ZIPNET_TDX_COLLATERAL is set (an unreadable or invalid file is a configuration error naming
-/// the variable).
+/// the variable). With `net`, `expired` details carry `peer_clock_offset=<s>s` from discovery
+/// (mosaik_discovery_peer_clock_offset_seconds of that peer; runbook T2).
 Conf<std::shared_ptr<const mosaik::TicketValidator>> make_tdx_validator(const TdxSettings& s,
                                                                         const mosaik::tdx::Measurements& pins,
                                                                         const std::shared_ptr<mosaik::Network>& net);

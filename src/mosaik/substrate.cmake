@@ -27,6 +27,9 @@ target_compile_definitions(mosaik PRIVATE ASIO_STANDALONE ASIO_NO_DEPRECATED)
 target_link_libraries(mosaik
   PUBLIC zipnet_proto OpenSSL::SSL spdlog::spdlog fmt::fmt prometheus-cpp::core PkgConfig::HTTPLIB
          Threads::Threads
-  PRIVATE zipnet_flags)
+  PRIVATE zipnet_flags
+          # tickets/admission.cc reads and writes the RFC 3339 `exp=` of expiry refusals;
+          # mosaik_tdx itself never depends on `mosaik`.
+          mosaik_tdx)
 # g++ 12 false positive on Asio's awaitable frame allocator (GCC PR 109224).
 target_compile_options(mosaik PRIVATE -Wno-mismatched-new-delete)

@@ -277,7 +277,7 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
     auto r = tickets::admit(*core, cfg.tickets, *entry);
     if (!r) {
       // The close reason; the refused side logs `bond rejected by …: unauthorized (<reason>)`.
-      *why = ticket_class_label(r.error().cls) + ": " + r.error().why.reason + ", " + r.error().why.detail;
+      *why = tickets::close_reason(r.error());
       return std::nullopt;
     }
     return *r;
@@ -657,7 +657,9 @@ struct Group::Impl : std::enable_shared_from_this<Group::Impl> {
         MLOG_WARN(kLog, "bond rejected by {}…: invalid group proof", peer.short_hex());
         count_rejection("invalid_proof");
       } else if (code == BondClose::NotAllowed) {
-        MLOG_WARN(kLog, "bond rejected by {}…: unauthorized ({})", peer.short_hex(), er.detail);
+        // With an expiry, what our clock says about `exp` (runbook T2: the other clock is ahead).
+        MLOG_WARN(kLog, "bond rejected by {}…: unauthorized ({})", peer.short_hex(),
+                  tickets::refused_detail(er.detail, core->clock->now()));
         count_rejection("unauthorized");
       } else if (code == BondClose::GroupNotFound) {
         count_rejection("group_not_found");

@@ -306,6 +306,26 @@ std::int64_t Collateral::next_update() const {
   return std::min(tcb_info.next_update, qe_identity.next_update);
 }
 
+std::vector<CollateralDeadline> collateral_deadlines(const Collateral& c) {
+  std::vector<CollateralDeadline> out{{"tcb_info", c.tcb_info.next_update},
+                                      {"qe_identity", c.qe_identity.next_update}};
+  auto crl_next = [](const Bytes& der) -> std::optional<std::int64_t> {
+    auto crl = ossl::crl_from_der_or_pem(der);
+    if (!crl) return std::nullopt;
+    return ossl::asn1_unix(X509_CRL_get0_nextUpdate(crl.get()));
+  };
+  if (auto t = crl_next(c.pck_crl)) out.push_back({"pck_crl", *t});
+  if (auto t = crl_next(c.root_ca_crl)) out.push_back({"root_ca_crl", *t});
+  return out;
+}
+
+CollateralDeadline earliest_deadline(const Collateral& c) {
+  auto all = collateral_deadlines(c);
+  return *std::min_element(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return a.next_update < b.next_update;
+  });
+}
+
 std::optional<std::string_view> raw_json_member(std::string_view t, std::string_view key) {
   std::size_t p = skip_ws(t, 0);
   if (p >= t.size() || t[p] != '{') return std::nullopt;

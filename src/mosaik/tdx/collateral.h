@@ -100,9 +100,22 @@ struct Collateral {
   TcbInfo tcb_info;
   QeIdentity qe_identity;
 
-  /// Earliest `nextUpdate` of TCB info and QE identity (the collateral refresh deadline).
+  /// Earliest `nextUpdate` of TCB info and QE identity.
   std::int64_t next_update() const;
 };
+
+/// One dated item of a collateral and its `nextUpdate` (Unix seconds). Items are named as in
+/// the WARN `TDX collateral outdated: <item> next_update=<ts>` (operations.md §5.3):
+/// `tcb_info`, `qe_identity`, `pck_crl`, `root_ca_crl`.
+struct CollateralDeadline {
+  std::string_view item;
+  std::int64_t next_update = 0;
+};
+/// Every item's `nextUpdate`, in the order above. A CRL without a nextUpdate is left out.
+std::vector<CollateralDeadline> collateral_deadlines(const Collateral& c);
+/// The earliest of collateral_deadlines(c): the refresh deadline of the whole collateral
+/// (`mosaik_tdx_collateral_next_update_timestamp_seconds`, operations.md §7.5).
+CollateralDeadline earliest_deadline(const Collateral& c);
 
 struct CollateralError {
   enum class Kind { Io, Content };

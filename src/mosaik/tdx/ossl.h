@@ -9,7 +9,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,9 @@ zipnet::proto::Bytes cert_to_der(const X509* cert);
 std::vector<X509Ptr> certs_from_pem(std::string_view pem, bool& ok);
 /// DER or PEM CRL -> X509_CRL (nullptr when it does not decode).
 CrlPtr crl_from_der_or_pem(zipnet::proto::ByteSpan bytes);
+
+/// ASN.1 time (certificate or CRL dates) -> Unix seconds; nullopt when absent or invalid.
+std::optional<std::int64_t> asn1_unix(const ASN1_TIME* t);
 
 /// P-256 public key from x ‖ y (64 bytes) or 0x04 ‖ x ‖ y (65); nullptr when not on the curve.
 PkeyPtr p256_pubkey(zipnet::proto::ByteSpan point);

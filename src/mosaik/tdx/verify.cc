@@ -33,14 +33,7 @@ Failure fail(std::string_view reason, std::string detail) {
 
 // ---- time ----
 
-std::optional<std::int64_t> asn1_unix(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return std::nullopt;
-  return days_from_civil(tm.tm_year + 1900, static_cast<unsigned>(tm.tm_mon + 1),
-                         static_cast<unsigned>(tm.tm_mday)) *
-             86400 +
-         tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
-}
+using ossl::asn1_unix;
 
 struct VerifyTime {
   std::int64_t now = 0;
