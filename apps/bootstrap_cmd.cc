@@ -10,7 +10,7 @@
 
 #include "mosaik/base/metrics.h"
 #include "mosaik/network/network.h"
-#include "proto/params.h"
+#include "role_process.h"
 
 namespace zipnet::apps {
 
@@ -66,17 +66,8 @@ std::optional<int> run_bootstrap_command(const BootstrapCommand& cmd) {
     routes.status = [np] {
       auto& n = *np;
       nlohmann::json j;
-      j["role"] = "bootstrap";
-      j["instance"] = nullptr;
-      j["peer_id"] = n.id().hex();
-      j["network"] = n.network_id().hex();
-      j["listen"] = n.local_endpoints();
-      j["advertise"] = n.advertised();
-      j["protocol"] = n.discovery().local_entry().entry.protocol;
-      j["wire_version"] = proto::WIRE_VERSION;
+      put_node_status(j, n, "bootstrap", std::nullopt);
       j["version"] = ZIPNET_VERSION;
-      j["discovery"] = {{"catalog_size", n.discovery().catalog_size()},
-                        {"bootstrapped", n.discovery().bootstrapped().get()}};
       for (const char* key : {"lineage", "committee", "live_round"}) j[key] = nullptr;
       return j.dump();
     };

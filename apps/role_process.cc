@@ -414,6 +414,20 @@ void RoleProcess::set_status(std::function<std::string()> fn) {
   status_->fn = std::move(fn);
 }
 
+void put_node_status(nlohmann::json& j, mosaik::Network& n, const std::string& role,
+                     const std::optional<std::string>& instance) {
+  j["role"] = role;
+  j["instance"] = instance ? nlohmann::json(*instance) : nlohmann::json();
+  j["peer_id"] = n.id().hex();
+  j["network"] = n.network_id().hex();
+  j["listen"] = n.local_endpoints();
+  j["advertise"] = n.advertised();
+  j["protocol"] = n.discovery().local_entry().entry.protocol;
+  j["wire_version"] = proto::WIRE_VERSION;
+  j["discovery"] = {{"catalog_size", n.discovery().catalog_size()},
+                    {"bootstrapped", n.discovery().bootstrapped().get()}};
+}
+
 std::string RoleProcess::status_json() const {
   nlohmann::json j = nlohmann::json::object();
   {
@@ -427,16 +441,7 @@ std::string RoleProcess::status_json() const {
   }
   // The common fields (operations.md §6) win over anything a role put under the same name.
   auto& n = *net_;
-  j["role"] = role_;
-  j["instance"] = instance_;
-  j["peer_id"] = n.id().hex();
-  j["network"] = n.network_id().hex();
-  j["listen"] = n.local_endpoints();
-  j["advertise"] = n.advertised();
-  j["protocol"] = n.discovery().local_entry().entry.protocol;
-  j["wire_version"] = proto::WIRE_VERSION;
-  j["discovery"] = {{"catalog_size", n.discovery().catalog_size()},
-                    {"bootstrapped", n.discovery().bootstrapped().get()}};
+  put_node_status(j, n, role_, instance_);
   for (const char* key : {"lineage", "version", "committee", "live_round"})
     if (!j.contains(key)) j[key] = nullptr;
   // TDX: the own ticket and the collateral's refresh deadline (when configured).

@@ -10,6 +10,7 @@
 // /debug/block next to /metrics; other builds refuse every ZIPNET_DEBUG_* variable (exit 2).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -97,6 +98,12 @@ class RoleProcess {
   /// the re-read every 60 s (ZIPNET_DEBUG_TDX_COLLATERAL_CHECK in fault-injection builds).
   bool start_tdx_collateral(std::chrono::milliseconds check_interval);
 };
+
+/// The node-level /status fields every process shares (operations.md §6): role, instance
+/// (null for `zipnet bootstrap`), peer_id, network, listen, advertise, protocol, wire_version
+/// and the discovery catalog size / bootstrapped flag. Written over what is already in `j`.
+void put_node_status(nlohmann::json& j, mosaik::Network& n, const std::string& role,
+                     const std::optional<std::string>& instance);
 
 /// Blocks SIGINT/SIGTERM in the calling thread before any other thread starts (every thread
 /// inherits the mask; wait_for_signal takes them synchronously).

@@ -31,16 +31,12 @@ const std::string kClientMrtd(96, 'c');
 const std::string kServerMrtd(96, 'a');
 const std::string kOtherMrtd(96, 'e');
 
-struct MockKeys {
-  std::string key, root;
-};
+using MockKeys = ops::MockTdxKeys;
 
 MockKeys make_mock_keys(ops::Harness& h) {
-  auto dir = h.dir().path() / "tdx-keys";
-  std::string out;
-  int rc = ops::run_command({ops::default_zipnet_binary().string(), "tdx", "mock-key", dir.string()}, &out);
-  EXPECT_EQ(rc, 0) << out;
-  return {(dir / "mock_pck.pem").string(), (dir / "mock_root.pem").string()};
+  auto k = ops::make_mock_tdx_keys(h);
+  EXPECT_TRUE(k.error.empty()) << k.error;
+  return k;
 }
 
 Env tdx_env(const MockKeys& k, const std::string& own_mrtd) {

@@ -137,4 +137,13 @@ std::vector<std::uint64_t> Deployment::finalized_rounds(const std::string& node,
   return out;
 }
 
+MockTdxKeys make_mock_tdx_keys(Harness& h) {
+  auto dir = h.dir().path() / "tdx-keys";
+  std::string out;
+  int rc = run_command({default_zipnet_binary().string(), "tdx", "mock-key", dir.string()}, &out);
+  MockTdxKeys k{(dir / "mock_pck.pem").string(), (dir / "mock_root.pem").string(), {}};
+  if (rc != 0) k.error = "zipnet tdx mock-key exited " + std::to_string(rc) + ": " + out;
+  return k;
+}
+
 }  // namespace zipnet::ops

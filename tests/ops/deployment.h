@@ -35,6 +35,14 @@ struct DeploymentOptions {
   std::string alerts_file = default_alerts_file().string();
 };
 
+/// A fresh mock PCK chain for `ZIPNET_TDX=mock` deployments, made by `zipnet tdx mock-key` in
+/// the harness's temp dir: the values of ZIPNET_TDX_MOCK_KEY and ZIPNET_TDX_ROOT_CA. `error`
+/// holds the command's output when it failed (the caller asserts on it).
+struct MockTdxKeys {
+  std::string key, root, error;
+};
+MockTdxKeys make_mock_tdx_keys(Harness& h);
+
 class Deployment {
  public:
   explicit Deployment(DeploymentOptions o = {});
