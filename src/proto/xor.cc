@@ -7,16 +7,26 @@
 namespace zipnet::proto {
 namespace {
 
-void xor_portable(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
+// K sources per pass (1..4; 1 is the portable single-source kernel): dst is loaded and stored
+// once per word for all K sources.
+template <int K>
+void xor_many_portable(std::uint8_t* dst, const std::uint8_t* const* s, std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     std::uint64_t a, b;
     std::memcpy(&a, dst + i, 8);
-    std::memcpy(&b, src + i, 8);
-    a ^= b;
+    for (int j = 0; j < K; ++j) {
+      std::memcpy(&b, s[j] + i, 8);
+      a ^= b;
+    }
     std::memcpy(dst + i, &a, 8);
   }
-  for (; i < n; ++i) dst[i] ^= src[i];
+  for (; i < n; ++i)
+    for (int j = 0; j < K; ++j) dst[i] ^= s[j][i];
+}
+
+void xor_portable(std::uint8_t* dst, const std::uint8_t* src, std::size_t n) {
+  xor_many_portable<1>(dst, &src, n);
 }
 
 __attribute__((target("avx2"))) void xor_avx2(std::uint8_t* dst, const std::uint8_t* src,
@@ -65,23 +75,6 @@ __attribute__((target("avx512f"))) void xor_avx512(std::uint8_t* dst, const std:
     _mm512_storeu_si512(dst + i,
                         _mm512_xor_si512(_mm512_loadu_si512(dst + i), _mm512_loadu_si512(src + i)));
   xor_portable(dst + i, src + i, n - i);
-}
-
-// K sources (2..4) per pass: dst is loaded and stored once per 128 B for all K sources.
-template <int K>
-void xor_many_portable(std::uint8_t* dst, const std::uint8_t* const* s, std::size_t n) {
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    std::uint64_t a, b;
-    std::memcpy(&a, dst + i, 8);
-    for (int j = 0; j < K; ++j) {
-      std::memcpy(&b, s[j] + i, 8);
-      a ^= b;
-    }
-    std::memcpy(dst + i, &a, 8);
-  }
-  for (; i < n; ++i)
-    for (int j = 0; j < K; ++j) dst[i] ^= s[j][i];
 }
 
 template <int K>

@@ -33,12 +33,6 @@ const std::string kOtherMrtd(96, 'e');
 
 using MockKeys = ops::MockTdxKeys;
 
-MockKeys make_mock_keys(ops::Harness& h) {
-  auto k = ops::make_mock_tdx_keys(h);
-  EXPECT_TRUE(k.error.empty()) << k.error;
-  return k;
-}
-
 Env tdx_env(const MockKeys& k, const std::string& own_mrtd) {
   return {{"ZIPNET_TDX", "mock"},
           {"ZIPNET_TDX_MOCK_KEY", k.key},
@@ -71,7 +65,8 @@ TEST(TdxClients, OnlyAttestedClientsRegisterAndTheSdkReportsAttestation) {
   o.clients = 3;
   Deployment d(o);
   auto& h = d.h();
-  auto keys = make_mock_keys(h);
+  auto keys = ops::make_mock_tdx_keys(h);
+  ASSERT_TRUE(keys.error.empty()) << keys.error;
   auto srv = tdx_env(keys, kServerMrtd);
   d.start_servers({{1, srv}, {2, srv}, {3, srv}});
   d.start_aggregator(tdx_env(keys, kServerMrtd));

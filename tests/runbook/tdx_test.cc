@@ -29,12 +29,6 @@ const std::string kMrtdB(96, 'b');
 
 using MockKeys = ops::MockTdxKeys;
 
-MockKeys make_mock_keys(ops::Harness& h) {
-  auto k = ops::make_mock_tdx_keys(h);
-  EXPECT_TRUE(k.error.empty()) << k.error;
-  return k;
-}
-
 Env tdx_env(const MockKeys& k, const std::string& own_mrtd) {
   return {{"ZIPNET_TDX", "mock"},          {"ZIPNET_TDX_MOCK_KEY", k.key}, {"ZIPNET_TDX_ROOT_CA", k.root},
           {"ZIPNET_TDX_MRTD", kMrtdA},     {"ZIPNET_TDX_MOCK_MRTD", own_mrtd}};
@@ -47,7 +41,8 @@ double bonds_to(Harness& h, const std::string& node, const std::string& peer_hex
 TEST(Runbook, T1) {
   Deployment d(DeploymentOptions{"runbook-t1", ops::FaultMode::DebugBlock, "runbook.t1", 3, 1});
   auto& h = d.h();
-  auto keys = make_mock_keys(h);
+  auto keys = ops::make_mock_tdx_keys(h);
+  ASSERT_TRUE(keys.error.empty()) << keys.error;
   // Sub-case first (no committee needed): quote generation unavailable.
   {
     auto env = d.server_env(1, tdx_env(keys, kMrtdA));
@@ -146,7 +141,8 @@ TEST(Runbook, T2) {
 
   // Variant (b) in its own deployment, on its own thread, started first: s1 and s2 allow 10 s.
   Deployment vb(DeploymentOptions{"runbook-t2b", ops::FaultMode::DebugBlock, "runbook.t2b", 3, 0});
-  auto keys_b = make_mock_keys(vb.h());
+  auto keys_b = ops::make_mock_tdx_keys(vb.h());
+  ASSERT_TRUE(keys_b.error.empty()) << keys_b.error;
   auto variant = std::async(std::launch::async, [&]() {
     T2bResult r;
     auto& h = vb.h();
@@ -171,7 +167,8 @@ TEST(Runbook, T2) {
 
   Deployment d(DeploymentOptions{"runbook-t2", ops::FaultMode::DebugBlock, "runbook.t2", 3, 0});
   auto& h = d.h();
-  auto keys = make_mock_keys(h);
+  auto keys = ops::make_mock_tdx_keys(h);
+  ASSERT_TRUE(keys.error.empty()) << keys.error;
   d.start_servers(t2_servers(keys, {}, ttl));
   const std::string s1 = d.server_ident(1).peer_hex, s3 = d.server_ident(3).peer_hex;
   EXPECT_TRUE(h.wait_for_log("s3", "TDX quote issued: mode=mock expires_at=", Millis(10000)));
@@ -256,7 +253,8 @@ TEST(Runbook, T2) {
 TEST(Runbook, T3) {
   Deployment d(DeploymentOptions{"runbook-t3", ops::FaultMode::DebugBlock, "runbook.t3", 3, 0});
   auto& h = d.h();
-  auto keys = make_mock_keys(h);
+  auto keys = ops::make_mock_tdx_keys(h);
+  ASSERT_TRUE(keys.error.empty()) << keys.error;
   auto env = tdx_env(keys, kMrtdA);
   auto bad = tdx_env(keys, kMrtdB);
   d.start_servers({{1, env}, {2, env}, {3, bad}});
