@@ -20,7 +20,8 @@ add_library(mosaik STATIC
   ${CMAKE_CURRENT_LIST_DIR}/discovery/discovery.cc
   ${CMAKE_CURRENT_LIST_DIR}/discovery/mdns.cc
   ${CMAKE_CURRENT_LIST_DIR}/streams/streams.cc
-  ${CMAKE_CURRENT_LIST_DIR}/network/network.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/network/network.cc
+  ${CMAKE_CURRENT_LIST_DIR}/network/tls_stream.cc)
 target_include_directories(mosaik PUBLIC ${PROJECT_SOURCE_DIR}/src)
 target_include_directories(mosaik SYSTEM PRIVATE ${ASIO_INCLUDE_DIR})
 target_compile_definitions(mosaik PRIVATE ASIO_STANDALONE ASIO_NO_DEPRECATED)

@@ -32,6 +32,11 @@ struct NetworkConfig {
   std::size_t max_frame = 16 * 1024 * 1024;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds handshake_timeout{5000};
+  /// Stream-subscription dials (connect + TLS + Hello) in progress at once; more wait their
+  /// turn before their connect timeout starts. A consumer that meets thousands of producers
+  /// at once (an aggregator restarted under a client fleet) would otherwise start thousands of
+  /// handshakes together and time most of them out (runbook A2). Other dials never wait.
+  std::size_t max_concurrent_dials = 256;
 };
 
 /// The UniqueId rule for seeds: 64 hex decode as-is, anything else is BLAKE3-hashed.

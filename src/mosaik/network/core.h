@@ -4,7 +4,7 @@
 #pragma once
 
 #include <asio.hpp>
-#include <asio/ssl.hpp>
+#include <asio/ssl/context.hpp>
 
 #include <atomic>
 #include <deque>
@@ -19,6 +19,7 @@
 #include "mosaik/base/metrics_internal.h"
 #include "mosaik/discovery/discovery.h"
 #include "mosaik/network/config.h"
+#include "mosaik/network/tls_stream.h"
 #include "mosaik/transport/frame.h"
 #include "proto/ed25519.h"
 
@@ -29,7 +30,6 @@ struct StreamsImpl;
 namespace mosaik::detail {
 
 using tcp = asio::ip::tcp;
-using SslStream = asio::ssl::stream<tcp::socket>;
 using transport::Bytes;
 using transport::ByteSpan;
 using transport::FrameType;
@@ -63,12 +63,45 @@ class Signal {
 
 struct Core;
 
+/// Bounds concurrent dials of one Network (NetworkConfig::max_concurrent_dials). Network
+/// thread only. A freed slot goes to the longest waiter.
+class DialGate {
+ public:
+  DialGate(std::size_t limit, const bool& stopping) : limit_(limit ? limit : 1), stopping_(stopping) {}
+  /// Waits for a slot; false when the network is shutting down instead.
+  asio::awaitable<bool> acquire();
+  void release();
+  /// Shutdown: wakes every waiter (acquire() returns false) and forgets them.
+  void close();
+  /// Holds a slot for its lifetime.
+  struct Slot {
+    DialGate* gate = nullptr;
+    Slot() = default;
+    explicit Slot(DialGate* g) : gate(g) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    ~Slot() {
+      if (gate) gate->release();
+    }
+  };
+
+ private:
+  struct Waiter {
+    explicit Waiter(asio::any_io_executor ex) : timer(ex, std::chrono::steady_clock::time_point::max()) {}
+    asio::steady_timer timer;
+    bool granted = false;
+  };
+  std::size_t limit_, busy_ = 0;
+  const bool& stopping_;
+  std::deque<std::shared_ptr<Waiter>> waiters_;
+};
+
 class Link : public std::enable_shared_from_this<Link> {
  public:
   Link(Core& core, tcp::socket sock, bool outbound);
   ~Link();
 
-  SslStream& stream() { return stream_; }
+  TlsStream& stream() { return stream_; }
   PeerId remote;
   std::string alpn;
   Bytes channel;
@@ -100,13 +133,14 @@ class Link : public std::enable_shared_from_this<Link> {
  private:
   asio::awaitable<void> writer();
   Core& core_;
-  SslStream stream_;
+  TlsStream stream_;
   std::deque<std::shared_ptr<const Bytes>> queue_;
   bool writing_ = false, closing_ = false, dead_ = false, fin_after_drain_ = false;
   std::size_t inflight_ = 0;  // frames at the front of queue_ handed to the current async_write
-  // Staging buffer for one write (reused, never shrunk below a write's size): frames are
-  // coalesced so TLS emits full 16 KiB records. A 16 KiB datum is a 16,389-byte frame; written
-  // frame by frame it would cost two records (and two send/recv syscalls) per item.
+  // Staging buffer of the writer (≤ 64 KiB, freed when the queue drains): frames below
+  // 64 KiB are coalesced into full TLS records; larger ones are written from their own
+  // shared buffer. Was 256 KiB and kept for the link's life: 884 discovery links of an
+  // aggregator held 221 MiB of it in runbook A2.
   Bytes wbuf_;
   std::function<void()> on_drain_;
 };
@@ -141,6 +175,7 @@ struct Core : std::enable_shared_from_this<Core> {
   bool stopping = false;
   std::atomic<bool> down{false};  // set when shutdown() finished (any thread may read)
 
+  DialGate dial_gate{config.max_concurrent_dials, stopping};  // destroyed after io
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::thread thread;

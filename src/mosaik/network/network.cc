@@ -81,7 +81,7 @@ zipnet::proto::SocketAddr to_socket_addr(const tcp::endpoint& ep) {
 // ---------------------------------------------------------------------------------------------
 // Link
 
-Link::Link(Core& core, tcp::socket sock, bool out) : outbound(out), core_(core), stream_(std::move(sock), *core.ssl) {
+Link::Link(Core& core, tcp::socket sock, bool out) : outbound(out), core_(core), stream_(std::move(sock), core.ssl->native_handle()) {
   core_.links.insert(this);
   core_.link_count.set(core_.links.size());
 }
@@ -95,7 +95,8 @@ Link::~Link() {
 asio::awaitable<Result<std::uint32_t>> Link::read_header() {
   std::array<std::uint8_t, 4> h{};
   std::error_code ec;
-  co_await asio::async_read(stream_, asio::buffer(h), asio::redirect_error(use_awaitable, ec));
+  const std::array<asio::mutable_buffer, 1> buf{asio::buffer(h)};
+  ec = co_await stream_.read(buf);
   if (ec) {
     dead_ = true;
     co_return make_error(ErrorKind::Closed, "connection closed without Close (" + ec.message() + ")",
@@ -117,7 +118,7 @@ asio::awaitable<Result<transport::Frame>> Link::read_body(std::uint32_t len) {
   f.payload.resize(len - 1);
   std::array<asio::mutable_buffer, 2> bufs{asio::buffer(&type, 1), asio::buffer(f.payload)};
   std::error_code ec;
-  co_await asio::async_read(stream_, bufs, asio::redirect_error(use_awaitable, ec));
+  ec = co_await stream_.read(bufs);
   if (ec) {
     dead_ = true;
     co_return make_error(ErrorKind::Closed, "connection closed mid-frame (" + ec.message() + ")",
@@ -151,21 +152,33 @@ void Link::send(std::shared_ptr<const Bytes> frame) {
 
 asio::awaitable<void> Link::writer() {
   while (!queue_.empty() && !dead_) {
-    // Coalesce up to kMaxCoalesce bytes (at least one frame) into the staging buffer.
-    constexpr std::size_t kMaxCoalesce = 256 * 1024;
+    // A frame of kStage bytes or more (a vector) is written straight from its shared buffer
+    // (no copy; fan-out frames are encoded once). Smaller frames are coalesced, up to kStage,
+    // into the staging buffer so TLS emits full 16 KiB records: a 16 KiB datum is a
+    // 16,389-byte frame, and written alone it would cost two records (and two syscalls).
+    constexpr std::size_t kStage = 64 * 1024;
     std::size_t n = 0, total = 0;
-    while (n < queue_.size() && (n == 0 || total + queue_[n]->size() <= kMaxCoalesce)) total += queue_[n++]->size();
-    wbuf_.resize(total);
-    std::size_t off = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      std::memcpy(wbuf_.data() + off, queue_[i]->data(), queue_[i]->size());
-      off += queue_[i]->size();
+    const std::uint8_t* data = nullptr;
+    if (queue_.front()->size() >= kStage) {
+      n = 1;
+      total = queue_.front()->size();
+      data = queue_.front()->data();
+    } else {
+      while (n < queue_.size() && queue_[n]->size() < kStage && (n == 0 || total + queue_[n]->size() <= kStage))
+        total += queue_[n++]->size();
+      wbuf_.resize(total);
+      std::size_t off = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        std::memcpy(wbuf_.data() + off, queue_[i]->data(), queue_[i]->size());
+        off += queue_[i]->size();
+      }
+      data = wbuf_.data();
     }
     inflight_ = n;  // the writer pops exactly these when the write completes (see close())
     std::error_code ec;
-    std::size_t wrote = co_await asio::async_write(stream_, asio::buffer(wbuf_), asio::redirect_error(use_awaitable, ec));
+    ec = co_await stream_.write(data, total);
     inflight_ = 0;
-    core_.bytes_sent.Increment(static_cast<double>(wrote));
+    if (!ec) core_.bytes_sent.Increment(static_cast<double>(total));
     if (ec) {
       dead_ = true;
       queue_.clear();
@@ -174,6 +187,7 @@ asio::awaitable<void> Link::writer() {
     for (std::size_t i = 0; i < n && !queue_.empty(); ++i) queue_.pop_front();
     if (on_drain_) on_drain_();
   }
+  Bytes().swap(wbuf_);  // idle: an idle link keeps no staging buffer
   writing_ = false;
   if (fin_after_drain_ && !dead_) {
     std::error_code ec;
@@ -210,8 +224,41 @@ void Link::close(CloseCode code, std::string reason) {
 
 void Link::abort() {
   dead_ = true;
+  stream_.close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// DialGate
+
+asio::awaitable<bool> DialGate::acquire() {
+  if (stopping_) co_return false;
+  if (busy_ < limit_ && waiters_.empty()) {
+    ++busy_;
+    co_return true;
+  }
+  auto w = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+  waiters_.push_back(w);
   std::error_code ec;
-  stream_.lowest_layer().close(ec);
+  co_await w->timer.async_wait(asio::redirect_error(use_awaitable, ec));
+  co_return w->granted && !stopping_;  // not granted: cancelled by shutdown
+}
+
+void DialGate::close() {
+  auto all = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : all) w->timer.cancel();  // each waiter's frame still holds its Waiter
+}
+
+void DialGate::release() {
+  if (stopping_) return;  // shutdown: waiters are being torn down with the io_context
+  if (!waiters_.empty()) {  // hand the slot over: busy_ stays
+    auto w = std::move(waiters_.front());
+    waiters_.pop_front();
+    w->granted = true;
+    w->timer.cancel();
+    return;
+  }
+  if (busy_ > 0) --busy_;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -308,6 +355,13 @@ Error wrong_universe(const NetworkId& remote, const NetworkId& local) {
 asio::awaitable<Result<std::shared_ptr<Link>>> Core::dial(tcp::endpoint ep, std::optional<PeerId> expect,
                                                           std::string alpn_name, Bytes channel) {
   if (stopping) co_return make_error(ErrorKind::Shutdown, "network shutting down");
+  // Stream subscriptions are the dials that come in thousands (a consumer meeting a client
+  // fleet); they take turns. Discovery, collections and group dials never queue behind them.
+  DialGate::Slot slot;
+  if (alpn_name == transport::kAlpnStreams) {
+    if (!co_await dial_gate.acquire()) co_return make_error(ErrorKind::Shutdown, "network shutting down");
+    slot.gate = &dial_gate;
+  }
   if (expect && is_blocked(*expect)) {
     // Fault injection emulates a partition, where this dial would time out: count it as
     // such so a /debug/block partition is as visible as a real one (operations.md §11.2 B3).
@@ -338,7 +392,7 @@ asio::awaitable<Result<std::shared_ptr<Link>>> Core::dial(tcp::endpoint ep, std:
   wd.rearm(config.handshake_timeout, link);
   SSL* s = link->stream().native_handle();
   transport::offer_alpn(s, alpn_name);
-  co_await link->stream().async_handshake(asio::ssl::stream_base::client, asio::redirect_error(use_awaitable, ec));
+  ec = co_await link->stream().handshake(true);
   if (ec) {
     bool alpn_fail = ec.message().find("application protocol") != std::string::npos;
     std::string reason = *wd.fired ? "timeout" : alpn_fail ? "alpn" : "tls";
@@ -422,7 +476,7 @@ asio::awaitable<void> Core::handle_inbound(tcp::socket sock) {
   sock.set_option(tcp::no_delay(true), ec);
   auto link = std::make_shared<Link>(*this, std::move(sock), false);
   Watchdog wd(io, config.handshake_timeout, link);
-  co_await link->stream().async_handshake(asio::ssl::stream_base::server, asio::redirect_error(use_awaitable, ec));
+  ec = co_await link->stream().handshake(false);
   if (ec) {
     bool alpn_fail = ec.message().find("application protocol") != std::string::npos;
     count_handshake_failure(*wd.fired ? "timeout" : alpn_fail ? "alpn" : "tls");
@@ -599,6 +653,7 @@ void Network::shutdown() {
   bool departed = c.run_sync([&] {
     if (c.stopping) return false;
     c.stopping = true;
+    c.dial_gate.close();  // queued dials end now (Shutdown); their timers die with io
     streams::stop_streams(c);
     return discovery::begin_departure(c);
   });

@@ -100,6 +100,14 @@ SSL_CTX* make_ssl_ctx(const zipnet::proto::Secret32& seed, std::string* error) {
   SSL_CTX_set_num_tickets(ctx, 0);
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set1_groups_list(ctx, "X25519");
+  // The Link's TlsStream (network/tls_stream.h) lets OpenSSL read the socket itself: record
+  // buffers are the only per-link buffers and are freed whenever empty, so an idle link costs
+  // a few KiB (aggregator memory bound, operations.md §11.4). Partial writes: a write returns
+  // after each record, so a slow peer never pins a whole 256 KiB staging write in OpenSSL.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Read whole socket buffers' worth of records per recv (one syscall, not two per record).
+  SSL_CTX_set_read_ahead(ctx, 1);
   bool ok = SSL_CTX_use_certificate(ctx, x) == 1 && SSL_CTX_use_PrivateKey(ctx, pkey) == 1 &&
             SSL_CTX_check_private_key(ctx) == 1;
   X509_free(x);
