@@ -338,6 +338,31 @@ asio::awaitable<bool> Discovery::Impl::connect_peer(PeerId peer) {
   co_return true;
 }
 
+asio::awaitable<bool> Discovery::Impl::introduce(PeerId peer) {
+  if (is_neighbor(peer)) co_return true;  // a gossip link already carries our entry
+  std::vector<zipnet::proto::SocketAddr> addrs;
+  discovery::SyncMsg m;
+  m.want_reply = false;
+  {
+    std::lock_guard lk(mu);
+    if (auto* e = catalog.find(peer)) addrs = e->entry.addrs;
+    m.entries.push_back(local);
+  }
+  for (const auto& a : addrs) {
+    auto ep = detail::to_endpoint(a);
+    if (!ep) continue;
+    auto l = co_await core.dial(*ep, peer, transport::kAlpnDiscovery, {});
+    if (!l) {
+      MLOG_DEBUG(kDisc, "introduce to {}… at {} failed: {}", peer.short_hex(), a.to_string(), l.error().to_string());
+      continue;
+    }
+    (*l)->send(FrameType::Sync, m.encode());
+    (*l)->close(CloseCode::Success, "introduced");
+    co_return true;
+  }
+  co_return false;
+}
+
 asio::awaitable<void> Discovery::Impl::bootstrap_loop(discovery::BootstrapPeer b) {
   asio::steady_timer t(core.io);
   if (b.host.empty()) {

@@ -69,6 +69,11 @@ struct Discovery::Impl {
   void maybe_connect(const PeerId& p);
   /// Dials `peer` using its catalog addresses and runs the link (first contact sync).
   asio::awaitable<bool> connect_peer(PeerId peer);
+  /// One-shot first contact for a stream opener refused with UnknownPeer (substrate.md §4):
+  /// dials `peer`, sends a Sync holding only our own entry and closes. Not a neighbour link:
+  /// an aggregator introducing itself to thousands of clients must not keep thousands of
+  /// gossip links, each a full-catalog Sync and every Announce relayed (runbook A2 memory).
+  asio::awaitable<bool> introduce(PeerId peer);
   asio::awaitable<void> bootstrap_loop(discovery::BootstrapPeer b);
   void arm_announce();
   void arm_purge();

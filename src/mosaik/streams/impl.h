@@ -71,6 +71,7 @@ struct ConsumerImpl : std::enable_shared_from_this<ConsumerImpl> {
   std::condition_variable cv;
   std::deque<std::pair<PeerId, Bytes>> buf;  // m_items_buffered follows buf.size() (under mu)
   std::size_t reserved = 0;
+  std::size_t held = 0;  // items the application set aside (RawConsumer::set_held)
   bool closed = false;
   Watch<std::size_t> producers_w{0};
   std::atomic<std::uint64_t> items{0}, bytes{0}, too_slow{0}, reconnects{0};
@@ -100,7 +101,9 @@ struct ConsumerImpl : std::enable_shared_from_this<ConsumerImpl> {
     std::lock_guard lk(mu);
     return closed;
   }
-  void reconcile();
+  /// Starts, stops or re-checks subscriptions against the catalog: every producer, or only
+  /// `only` (a catalog event about that peer).
+  void reconcile(const PeerId* only = nullptr);
   bool passes(const zipnet::proto::PeerEntry& e, std::string* why, std::optional<SysTime>* expiry = nullptr);
   asio::awaitable<void> run_sub(PeerId peer);
   /// Dials a producer that failed our tickets only to close the link with NotAllowed and the

@@ -343,7 +343,7 @@ ConsumerImpl::~ConsumerImpl() { m_items_buffered.Decrement(static_cast<double>(b
 
 bool ConsumerImpl::try_reserve() {
   std::lock_guard lk(mu);
-  if (buf.size() + reserved >= opt.buffer_size) return false;
+  if (buf.size() + reserved + held >= opt.buffer_size) return false;
   ++reserved;
   return true;
 }
@@ -364,19 +364,28 @@ bool ConsumerImpl::passes(const PeerEntry& e, std::string* why, std::optional<Sy
   return check_peer(core, opt.tickets, opt.require, e, why, expiry);
 }
 
-void ConsumerImpl::reconcile() {
+void ConsumerImpl::reconcile(const PeerId* only) {
   if (closed) return;
+  // `only`: a catalog event about one peer touches that peer's subscription only. A full pass
+  // per event made a burst of N new entries cost O(N²) entry copies and producer checks on the
+  // network thread (2,000 clients: seconds, and every dial in flight timed out; runbook A2).
   std::map<PeerId, PeerEntry> producers;
   {
     std::lock_guard lk(core.discovery->mu);
-    for (const auto& [p, e] : core.discovery->catalog.entries())
+    auto want = [&](const PeerId& p, const zipnet::proto::SignedPeerEntry& e) {
       if (p != core.id && e.entry.streams.count(id)) producers.emplace(p, e.entry);
+    };
+    if (only) {
+      if (const auto* e = core.discovery->catalog.find(*only)) want(*only, *e);
+    } else {
+      for (const auto& [p, e] : core.discovery->catalog.entries()) want(p, e);
+    }
   }
   std::vector<PeerId> to_start;
   std::vector<std::tuple<PeerId, PeerEntry, std::string>> to_refuse;
   std::unique_lock lk(mu);
   for (auto& [p, s] : subs) {
-    if (!s.running) continue;
+    if (!s.running || (only && p != *only)) continue;
     auto it = producers.find(p);
     std::string why;
     std::optional<SysTime> expiry;
@@ -596,8 +605,8 @@ asio::awaitable<void> ConsumerImpl::run_sub(PeerId peer) {
         break;
       }
       if (err->is_close(CloseCode::UnknownPeer)) {
-        // The producer does not know us yet: sync catalogs with it, then retry.
-        co_await core.discovery->connect_peer(peer);
+        // The producer does not know us yet: introduce ourselves (our entry), then retry.
+        co_await core.discovery->introduce(peer);
       }
     }
     // A TooSlow cut keeps the backoff growing: reconnecting at once would just lag again.
@@ -664,7 +673,7 @@ void create_streams(detail::Core& core) {
     for (auto& [id, wp] : s->producers)
       if (auto p = wp.lock()) p->revalidate(peer);
     for (auto& wc : s->consumers)
-      if (auto c = wc.lock()) c->reconcile();
+      if (auto c = wc.lock()) c->reconcile(&peer);
   });
 }
 
@@ -758,7 +767,7 @@ std::optional<std::pair<PeerId, Bytes>> RawConsumer::recv(std::chrono::milliseco
     std::unique_lock lk(c.mu);
     if (!c.cv.wait_for(lk, timeout, [&] { return c.closed || !c.buf.empty(); })) return std::nullopt;
     if (c.buf.empty()) return std::nullopt;
-    was_full = c.buf.size() + c.reserved >= c.opt.buffer_size;
+    was_full = c.buf.size() + c.reserved + c.held >= c.opt.buffer_size;
     out = std::move(c.buf.front());
     c.buf.pop_front();
     c.m_items_buffered.Decrement();
@@ -768,6 +777,20 @@ std::optional<std::pair<PeerId, Bytes>> RawConsumer::recv(std::chrono::milliseco
       if (auto s = w.lock()) s->credit_notify();
     });
   return out;
+}
+
+void RawConsumer::set_held(std::size_t n) {
+  auto& c = *impl_;
+  bool freed;
+  {
+    std::lock_guard lk(c.mu);
+    freed = n < c.held;
+    c.held = n;
+  }
+  if (freed)
+    asio::post(c.core.io, [w = std::weak_ptr<streams::ConsumerImpl>(impl_)] {
+      if (auto s = w.lock()) s->credit_notify();
+    });
 }
 
 std::optional<std::pair<PeerId, Bytes>> RawConsumer::try_recv() { return recv(std::chrono::milliseconds(0)); }

@@ -81,6 +81,11 @@ class RawConsumer {
   const Watch<std::size_t>& producers() const;
   bool online() const;
   ConsumerStats stats() const;
+  /// Items the application keeps aside after recv() (the aggregator's envelopes that came
+  /// before their round's header): they go on counting against the buffer, so that
+  /// buffered + reserved + held ≤ buffer size and received data stays within the
+  /// buffer × item bound of operations.md §11.4. Lowering it lets producers send again.
+  void set_held(std::size_t n);
   ChannelState state_of(const PeerId& producer) const;
   StreamId id() const;
 
