@@ -254,7 +254,11 @@ struct Aggregator::Impl {
     last_fold = std::move(f);
   }
   std::optional<col::Lineage> cur_lineage;
-  std::deque<std::pair<mosaik::PeerId, p::Bytes>> held;  // envelopes for current + 1
+  // Envelopes for current + 1 that came before its header. They stay counted against the
+  // SUBMIT buffer (set_held), so buffer + held never exceeds ZIPNET_STREAM_BUFFER envelopes:
+  // the memory bound of operations.md §11.4 has one buffer term, not two.
+  std::deque<std::pair<mosaik::PeerId, p::Bytes>> held;
+  void held_changed() { submit->raw().set_held(held.size()); }
   bool budget_checked = false;
   std::optional<SteadyClock::time_point> last_full_warn;
   SteadyClock::time_point last_full_check{};
@@ -399,6 +403,7 @@ void Aggregator::Impl::on_header(HeaderEvent ev) {
                     ev.observed + cfg.fold_deadline});
   // Envelopes for this round that arrived before its header (protocol.md §6.5).
   auto early = std::exchange(held, {});
+  held_changed();
   for (auto& [from, bytes] : early) {
     auto v = p::ClientEnvelopeView::decode(bytes);
     if (v) fold_one(from, *v);
@@ -408,6 +413,7 @@ void Aggregator::Impl::on_header(HeaderEvent ev) {
 void Aggregator::Impl::drop_held_as_stale() {
   for (std::size_t i = 0; i < held.size(); ++i) reject("stale_round");
   held.clear();
+  held_changed();
 }
 
 void Aggregator::Impl::fold_one(const mosaik::PeerId& from, const p::ClientEnvelopeView& v) {
@@ -426,8 +432,12 @@ void Aggregator::Impl::on_envelope(const mosaik::PeerId& from, p::Bytes bytes) {
     return;
   }
   if (v->round == current + 1) {  // before its header: hold (bounded like the stream buffer)
-    if (held.size() < cfg.stream_buffer) held.emplace_back(from, std::move(bytes));
-    else reject("future_round");
+    if (held.size() < cfg.stream_buffer) {
+      held.emplace_back(from, std::move(bytes));
+      held_changed();
+    } else {
+      reject("future_round");
+    }
     return;
   }
   // Older than the current header, or the fold of that round has already closed.
