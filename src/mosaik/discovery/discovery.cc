@@ -340,14 +340,14 @@ asio::awaitable<bool> Discovery::Impl::connect_peer(PeerId peer) {
 
 asio::awaitable<bool> Discovery::Impl::introduce(PeerId peer) {
   if (is_neighbor(peer)) co_return true;  // a gossip link already carries our entry
+  if (!co_await core.intro_gate.acquire()) co_return false;
+  detail::DialGate::Slot slot(&core.intro_gate);
   std::vector<zipnet::proto::SocketAddr> addrs;
-  discovery::SyncMsg m;
-  m.want_reply = false;
   {
     std::lock_guard lk(mu);
     if (auto* e = catalog.find(peer)) addrs = e->entry.addrs;
-    m.entries.push_back(local);
   }
+  const auto m = sync_message(false);  // the full catalog, own entry included (§5.2)
   for (const auto& a : addrs) {
     auto ep = detail::to_endpoint(a);
     if (!ep) continue;

@@ -70,9 +70,9 @@ struct Discovery::Impl {
   /// Dials `peer` using its catalog addresses and runs the link (first contact sync).
   asio::awaitable<bool> connect_peer(PeerId peer);
   /// One-shot first contact for a stream opener refused with UnknownPeer (substrate.md §4):
-  /// dials `peer`, sends a Sync holding only our own entry and closes. Not a neighbour link:
-  /// an aggregator introducing itself to thousands of clients must not keep thousands of
-  /// gossip links, each a full-catalog Sync and every Announce relayed (runbook A2 memory).
+  /// dials `peer`, sends our full catalog (a Sync, at most 4 at once, §5.2) and closes. Not
+  /// a neighbour link: an aggregator introducing itself to thousands of clients must not keep
+  /// thousands of gossip links, each with every later Announce relayed (runbook A2 memory).
   asio::awaitable<bool> introduce(PeerId peer);
   asio::awaitable<void> bootstrap_loop(discovery::BootstrapPeer b);
   void arm_announce();

@@ -176,6 +176,9 @@ struct Core : std::enable_shared_from_this<Core> {
   std::atomic<bool> down{false};  // set when shutdown() finished (any thread may read)
 
   DialGate dial_gate{config.max_concurrent_dials, stopping};  // destroyed after io
+  // First-contact full Syncs for UnknownPeer (Discovery::Impl::introduce): "at most 4
+  // concurrent" (substrate.md §5.2). Here, not in Discovery::Impl: it must outlive io.
+  DialGate intro_gate{4, stopping};
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::thread thread;

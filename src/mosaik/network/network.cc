@@ -654,6 +654,7 @@ void Network::shutdown() {
     if (c.stopping) return false;
     c.stopping = true;
     c.dial_gate.close();  // queued dials end now (Shutdown); their timers die with io
+    c.intro_gate.close();
     streams::stop_streams(c);
     return discovery::begin_departure(c);
   });
