@@ -605,7 +605,7 @@ asio::awaitable<void> ConsumerImpl::run_sub(PeerId peer) {
         break;
       }
       if (err->is_close(CloseCode::UnknownPeer)) {
-        // The producer does not know us yet: introduce ourselves (our entry), then retry.
+        // The producer does not know us yet: introduce ourselves (a full Sync), then retry.
         co_await core.discovery->introduce(peer);
       }
     }

@@ -39,7 +39,7 @@ using std::chrono::milliseconds;
 namespace {
 
 /// Acceptance of X25519 keys is an X25519 operation; the SUBMIT admission predicate runs on the
-/// network thread for every producer on each catalog change, so verdicts are cached per key.
+/// network thread for a producer on every change of its entry, so verdicts are cached per key.
 class KeyVerdicts {
  public:
   bool acceptable(const p::X25519Public& k) {
