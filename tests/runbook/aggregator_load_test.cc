@@ -326,18 +326,15 @@ TEST(Runbook, A2) {
   }
   ASSERT_GE(fix_fw.size(), kA2Rounds / 2)
       << "too few forwarded aggregates after the fix:" << fw_text;
-  // Participants ≈ roster. What still keeps a fold short after the fix is the simulator: the
-  // one test process seals and encrypts 2,000 × 64 KiB per round on the same 2 vCPUs as the
-  // committee, while the aggregator idles at ~20 % of a core (perf, docs/status.md); some
-  // envelopes then reach it after the 400 ms fold deadline. So: a full fold (≥ 95 %) at least
-  // once, and at least half the roster in at least half the folds.
-  std::size_t near_full = 0, half = 0;
-  for (const auto& [k, roster] : fix_fw) {
+  // Participants ≈ roster (≥ 95 %) in at least half the folds. What still keeps a fold short
+  // after the fix is the simulator: the one test process seals and encrypts 2,000 × 64 KiB
+  // per round on the same 2 vCPUs as the committee, while the aggregator idles at ~20 % of a
+  // core (perf, docs/status.md); such envelopes reach it after the 400 ms fold deadline.
+  std::size_t near_full = 0;
+  for (const auto& [k, roster] : fix_fw)
     if (k * 100 >= roster * 95) ++near_full;
-    if (k * 2 >= roster) ++half;
-  }
-  EXPECT_GE(near_full, 1u) << "no fold with participants ≈ roster after the fix:" << fw_text;
-  EXPECT_GE(half * 2, fix_fw.size()) << "most folds below half the roster after the fix:" << fw_text;
+  EXPECT_GE(near_full * 2, fix_fw.size())
+      << "participants ≈ roster in fewer than half the folds after the fix:" << fw_text;
   fleet->stop_sending();
   expect_post_scenario(d, d.server_names());
 }
